@@ -1,0 +1,203 @@
+"""What every solver shares: configuration checks, base optimizers, state, rollback.
+
+Notation in every solver's docstring: theta are all parameters, xi(theta) the
+simultaneous gradient, J = d xi / d theta its Jacobian, eta the step size
+(per player). A solver computes a direction d and each player's base optimizer
+steps with it as if it were the gradient; with plain SGD, theta <- theta - eta d.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from equilib.errors import NonFiniteError, SolverError
+from equilib.field import Field, check_finite
+from equilib.game import Game
+from equilib.optim import make_optimizer, optimizer_class
+
+__all__ = ["Solver"]
+
+Vector = list[Tensor]
+
+
+def per_player(value: Any, players: Sequence[str], what: str, check=None) -> dict[str, Any]:
+    """A value given once for all players or as ``{player: value}`` (every player named)."""
+    if isinstance(value, Mapping):
+        missing = [p for p in players if p not in value]
+        unknown = [k for k in value if k not in players]
+        if missing or unknown:
+            raise SolverError(
+                f"{what} given per player must name every player {list(players)}; "
+                f"missing {missing}, unknown {unknown}"
+            )
+        out = {p: value[p] for p in players}
+    else:
+        out = {p: value for p in players}
+    if check is not None:
+        for p, v in out.items():
+            check(p, v)
+    return out
+
+
+def _positive(what: str):
+    def check(player: str, v: Any) -> None:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            raise SolverError(f"{what} for player {player!r} must be a finite number > 0, got {v!r}")
+    return check
+
+
+class Solver:
+    """Base class. Subclasses set ``name``, ``defaults`` (their options) and ``_step``.
+
+    Args:
+        game: the :class:`equilib.Game` to solve.
+        lr: step size eta, a float or ``{player: float}``.
+        optimizer: base step: ``None``/``"sgd"``, ``"adam"``, ``"rmsprop"``, ... or a
+            ``torch.optim.Optimizer`` class.
+        optimizer_options: keyword arguments for the base optimizer (e.g.
+            ``{"momentum": -0.5}`` or ``{"betas": (0.5, 0.999)}``); one dict for all
+            players or ``{player: dict}``.
+        **options: the solver's own options (see ``defaults``).
+    """
+
+    name: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    multistage: ClassVar[bool] = False  # changes parameters more than once per step
+
+    def __init__(self, game: Game, lr: float | Mapping[str, float], optimizer: Any = None,
+                 optimizer_options: Mapping[str, Any] | None = None, **options: Any):
+        if not isinstance(game, Game):
+            raise SolverError(f"game must be an equilib.Game, got {type(game).__name__}")
+        unknown = sorted(set(options) - set(self.defaults))
+        if unknown:
+            allowed = sorted(self.defaults) or "none"
+            raise SolverError(f"solver {self.name!r} does not take option(s) {unknown}; its options: {allowed}")
+        self.game = game
+        self.options = {**self.defaults, **options}
+        self.lr = per_player(lr, game.players, "lr", _positive("lr"))
+        optimizer_class(optimizer)  # validate before anything else
+        if optimizer_options is not None and not isinstance(optimizer_options, Mapping):
+            raise SolverError(f"optimizer_options must be a dict, got {type(optimizer_options).__name__}")
+        if optimizer_options and all(p in optimizer_options for p in game.players) \
+                and all(isinstance(v, Mapping) for v in optimizer_options.values()):
+            opt_options = dict(optimizer_options)
+        else:
+            opt_options = {p: optimizer_options for p in game.players}
+        self._check_options()
+        self.optimizer_spec = optimizer
+        self.optimizers = {
+            p: make_optimizer(optimizer, game.parameters(p), self.lr[p], opt_options[p])
+            for p in game.players
+        }
+        self.steps = 0
+
+    # ---- to override --------------------------------------------------------
+    def _check_options(self) -> None:
+        """Validate ``self.options``; raise :class:`SolverError` naming the option."""
+
+    def _step(self, args: tuple) -> dict[str, Tensor]:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _extra_state(self) -> dict[str, Any]:
+        """Solver state beyond the base optimizers (e.g. a previous update)."""
+        return {}
+
+    def _load_extra_state(self, state: Mapping[str, Any]) -> None:
+        pass
+
+    # ---- public -------------------------------------------------------------
+    def step(self, *args: Any) -> dict[str, Tensor]:
+        """One step of the solver; ``args`` (e.g. a batch) are passed to the losses.
+
+        Returns each player's loss (detached) at the point the step started from.
+        On a NaN or Inf loss or gradient, raises :class:`NonFiniteError` naming the
+        player and the step, with parameters and solver state as before the step.
+        """
+        snapshot = self._snapshot() if self.multistage else None
+        try:
+            losses = self._step(args)
+        except NonFiniteError:
+            if snapshot is not None:
+                self._restore(snapshot)
+            raise
+        self.steps += 1
+        return {k: v.detach() for k, v in losses.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume bit-identically: step count, base optimizers, solver state."""
+        return {
+            "solver": self.name,
+            "players": list(self.game.players),
+            "steps": self.steps,
+            "optimizers": {p: opt.state_dict() for p, opt in self.optimizers.items()},
+            "state": self._extra_state(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a :meth:`state_dict`; checked against this solver and game first."""
+        if not isinstance(state, Mapping) or "solver" not in state:
+            raise SolverError("state must be a dict made by Solver.state_dict()")
+        if state["solver"] != self.name:
+            raise SolverError(f"state was saved by solver {state['solver']!r}, this is {self.name!r}")
+        if list(state["players"]) != list(self.game.players):
+            raise SolverError(f"state is for players {state['players']}, this game has {list(self.game.players)}")
+        for p, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][p])
+        self._load_extra_state(state["state"])
+        self.steps = int(state["steps"])
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return f"{type(self).__name__}(lr={self.lr}{', ' + opts if opts else ''})"
+
+    # ---- helpers for subclasses ---------------------------------------------
+    def field(self, args: tuple, create_graph: bool = False, players: Sequence[str] | None = None,
+              tensors: Vector | None = None) -> Field:
+        """xi at the current point (or at ``tensors``), checked finite for the step."""
+        f = Field(self.game, args, tensors=tensors, create_graph=create_graph, players=players)
+        f.check_finite(self.steps)
+        return f
+
+    def apply(self, direction: Vector, players: Sequence[str] | None = None) -> None:
+        """Each player's base optimizer steps with its block of ``direction``.
+
+        The direction is checked finite first. Players' ``.grad`` are restored afterwards.
+        """
+        check_finite(self.game, direction, self.steps, "update direction")
+        for p in players or self.game.players:
+            params = self.game.parameters(p)
+            saved = [t.grad for t in params]
+            for t, d in zip(params, direction[self.game.slice(p)]):
+                t.grad = d.detach()
+            try:
+                self.optimizers[p].step()
+            finally:
+                for t, g in zip(params, saved):
+                    t.grad = g
+
+    def _snapshot(self) -> tuple:
+        params = [t.detach().clone() for t in self.game.parameters()]
+        buffers = [b.clone() for b in self.game.buffers()]
+        opt_state = {
+            p: {k: {n: (v.clone() if isinstance(v, Tensor) else v) for n, v in s.items()}
+                for k, s in opt.state.items()}
+            for p, opt in self.optimizers.items()
+        }
+        return params, buffers, opt_state, self._extra_state()
+
+    def _restore(self, snapshot: tuple) -> None:
+        params, buffers, opt_state, extra = snapshot
+        with torch.no_grad():
+            for t, v in zip(self.game.parameters(), params):
+                t.copy_(v)
+            for b, v in zip(self.game.buffers(), buffers):
+                b.copy_(v)
+        for p, opt in self.optimizers.items():
+            opt.state.clear()
+            opt.state.update(opt_state[p])
+        self._load_extra_state(extra)

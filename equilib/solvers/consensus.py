@@ -1,0 +1,83 @@
+"""Consensus optimization, the Hamiltonian descent and symplectic gradient adjustment.
+
+All three correct xi with products of its Jacobian J at the same point.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from equilib import vec
+from equilib.errors import SolverError
+from equilib.solvers.base import Solver
+
+
+def _nonneg(solver, key):
+    v = solver.options[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+        raise SolverError(f"{key} must be a number >= 0, got {v!r}")
+
+
+class Consensus(Solver):
+    """Consensus optimization (Mescheder et al. 2017).
+
+    theta <- theta - eta * (xi + gamma * J^T xi); J^T xi is the gradient of
+    the Hamiltonian H = |xi|^2 / 2.
+    """
+
+    name = "consensus"
+    defaults = {"gamma": 1.0}
+
+    def _check_options(self):
+        _nonneg(self, "gamma")
+
+    def _step(self, args):
+        f = self.field(args, create_graph=True)
+        xi = vec.detach(f.xi)
+        self.apply(vec.add(xi, f.vjp(xi), alpha=self.options["gamma"]))
+        return f.losses
+
+
+class Hamiltonian(Solver):
+    """Hamiltonian gradient descent (Balduzzi et al. 2018; Abernethy et al. 2019).
+
+    theta <- theta - eta * J^T xi: gradient descent on H = |xi|^2 / 2.
+    """
+
+    name = "hamiltonian"
+
+    def _step(self, args):
+        f = self.field(args, create_graph=True)
+        self.apply(f.vjp(vec.detach(f.xi)))
+        return f.losses
+
+
+class SGA(Solver):
+    """Symplectic gradient adjustment (Balduzzi et al. 2018).
+
+    theta <- theta - eta * (xi + lam * A^T xi), A = (J - J^T) / 2. With ``align``
+    (the paper's sign alignment), lam <- lam * sign(<xi, J^T xi> <A^T xi, J^T xi> / d + eps),
+    d the number of parameters.
+    """
+
+    name = "sga"
+    defaults = {"lam": 1.0, "align": True, "eps": 0.1}
+
+    def _check_options(self):
+        _nonneg(self, "lam")
+        _nonneg(self, "eps")
+        if not isinstance(self.options["align"], bool):
+            raise SolverError(f"align must be True or False, got {self.options['align']!r}")
+
+    def _step(self, args):
+        f = self.field(args, create_graph=True)
+        xi = vec.detach(f.xi)
+        jt = f.vjp(xi)
+        at = vec.scale(vec.add(jt, f.jvp(xi), alpha=-1.0), 0.5)
+        lam = self.options["lam"]
+        if self.options["align"]:
+            d = self.game.num_parameters()
+            s = vec.dot(xi, jt) * vec.dot(at, jt) / d + self.options["eps"]
+            lam = lam * float(torch.sign(s))
+        self.apply(vec.add(xi, at, alpha=lam))
+        return f.losses

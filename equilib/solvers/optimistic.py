@@ -1,0 +1,46 @@
+"""Optimistic gradient descent-ascent (with Adam: Optimistic Adam)."""
+
+from __future__ import annotations
+
+import torch
+
+from equilib.solvers.base import Solver
+
+
+class Optimistic(Solver):
+    """Optimistic gradient (OGDA; Popov 1980, Daskalakis et al. 2018).
+
+    theta_{t+1} = theta_t + 2 u_t - u_{t-1}, where u_t is the base optimizer's
+    move for xi(theta_t). With SGD, u_t = -eta xi(theta_t), so
+    theta_{t+1} = theta_t - 2 eta xi_t + eta xi_{t-1}; with Adam it is Optimistic
+    Adam (Daskalakis et al. 2018). On the first step u_{-1} = u_0 (a plain step).
+    The previous move u_{t-1} is solver state (in ``state_dict``).
+    """
+
+    name = "optimistic"
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.previous: list[torch.Tensor] | None = None
+
+    def _step(self, args):
+        params = self.game.parameters()
+        f = self.field(args)
+        before = [t.detach().clone() for t in params]
+        self.apply(f.xi)
+        with torch.no_grad():
+            move = [t - b for t, b in zip(params, before)]
+            if self.previous is not None:
+                for t, m, prev in zip(params, move, self.previous):
+                    t.add_(m - prev)
+        self.previous = move
+        return f.losses
+
+    def _extra_state(self):
+        return {"previous": self.previous}
+
+    def _load_extra_state(self, state):
+        prev = state.get("previous")
+        self.previous = None if prev is None else [
+            p.to(device=t.device, dtype=t.dtype).clone() for p, t in zip(prev, self.game.parameters())
+        ]

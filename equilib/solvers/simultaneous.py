@@ -1,0 +1,20 @@
+"""Simultaneous gradient descent."""
+
+from __future__ import annotations
+
+from equilib.solvers.base import Solver
+
+
+class SimGD(Solver):
+    """Simultaneous gradient play: theta <- theta - eta * xi(theta).
+
+    Every player steps on its own gradient at the same point. On f = x*y it
+    spirals out: |theta| grows by sqrt(1 + eta^2) per step (Gidel et al. 2019, Prop. 1).
+    """
+
+    name = "simgd"
+
+    def _step(self, args):
+        f = self.field(args)
+        self.apply(f.xi)
+        return f.losses

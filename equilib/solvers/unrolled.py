@@ -1,0 +1,60 @@
+"""Unrolled GAN (Metz et al. 2017), for any number of players."""
+
+from __future__ import annotations
+
+from equilib.errors import SolverError
+from equilib.field import Field
+from equilib.solvers.base import Solver, per_player
+
+
+class Unrolled(Solver):
+    """Unrolled gradient (Metz et al. 2017).
+
+    The first player (the generator in a GAN) differentiates through k inner
+    gradient steps of the others, taken with step ``unroll_lr``:
+    phi_0 = theta_{-1}, phi_{j+1} = phi_j - unroll_lr * xi_{-1}(theta_1, phi_j), and
+    d_1 = d/d theta_1 L_1(theta_1, phi_k(theta_1)). The other players take their
+    ordinary gradient xi_{-1}(theta); then all players step simultaneously.
+    k = 0 is simgd. The inner steps reuse the step's arguments and leave module
+    buffers unchanged. Options: ``unroll_steps`` (k, default 5), ``unroll_lr``
+    (default: each opponent's lr; a float or ``{player: float}``).
+    """
+
+    name = "unrolled"
+    defaults = {"unroll_steps": 5, "unroll_lr": None}
+
+    def _check_options(self):
+        k = self.options["unroll_steps"]
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise SolverError(f"unroll_steps must be an integer >= 0, got {k!r}")
+        if len(self.game.players) < 2:
+            raise SolverError("unrolled needs at least two players")
+        lr = self.options["unroll_lr"]
+        if lr is not None:
+            def check(p, v):
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                    raise SolverError(f"unroll_lr for player {p!r} must be a number > 0, got {v!r}")
+            per_player(lr, self.game.players, "unroll_lr", check)
+
+    def _step(self, args):
+        game = self.game
+        first, others = game.players[0], game.players[1:]
+        k = self.options["unroll_steps"]
+        if k == 0:
+            f = self.field(args)
+            self.apply(f.xi)
+            return f.losses
+        f = self.field(args, players=others)
+        unroll_lr = per_player(self.options["unroll_lr"] or self.lr, game.players, "unroll_lr")
+        point = [t.detach().requires_grad_(True) for t in game.parameters()]
+        head = game.slice(first)
+        x = point[head]
+        phi = list(point[head.stop:])
+        lrs = [unroll_lr[p] for p in others for _ in game.parameters(p)]
+        for _ in range(k):
+            inner = Field(game, args, tensors=x + phi, create_graph=True, players=others)
+            inner.check_finite(self.steps)
+            phi = [t - lr * g for t, g, lr in zip(phi, inner.xi[head.stop:], lrs)]
+        outer = self.field(args, tensors=x + phi, players=[first])  # d/dx L_1(x, phi_k(x))
+        self.apply(outer.xi[head] + f.xi[head.stop:])
+        return f.losses
