@@ -1,0 +1,150 @@
+"""The ``gan`` command: ``gan train`` and ``gan sample``.
+
+    gan train --data ring --solver consensus --steps 20000 --seed 0 --out runs/ring
+    gan train --resume runs/ring --steps 40000        # continue (bit-identical on CPU)
+    gan sample --run runs/ring --n 2500 --out samples.npy --seed 0
+
+Options left out take the data set's defaults (``gan.config.DATA_DEFAULTS``); with
+``--resume`` the options given must agree with the run's saved config (``--steps``
+may extend it). Errors in the options, the data or the run folder are printed as
+``gan: error: ...`` with exit status 2; a NaN/Inf during training exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from gan.config import (AMP_NAMES, DATA_NAMES, LOSS_NAMES, MODEL_NAMES, OPTIMIZER_NAMES, SOLVER_NAMES,
+                        ConfigError)
+
+__all__ = ["main", "build_parser"]
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    return key.strip().replace("-", "_"), parsed
+
+
+def _has_diagnostics() -> bool:
+    try:
+        return importlib.util.find_spec("equilib.diagnostics") is not None
+    except (ImportError, ValueError):  # pragma: no cover
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    S = argparse.SUPPRESS
+    parser = argparse.ArgumentParser(prog="gan", description="Train GANs with equilib's game solvers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a GAN (or resume a run)", argument_default=S,
+                       description="Train a GAN. Options left out take the data set's defaults.")
+    g = t.add_argument_group("data and models")
+    g.add_argument("--data", choices=DATA_NAMES, help="data set (default ring)")
+    g.add_argument("--data-root", help="folder with the files of mnist, fashion-mnist, cifar10 or folder")
+    g.add_argument("--data-option", dest="data_options", action="append", type=_key_value, metavar="KEY=VALUE",
+                   help="data set option, e.g. radius=2 std=0.02 for the ring (repeatable)")
+    g.add_argument("--image-size", type=int, help="image size for image data (DCGAN: 16, 32, 64)")
+    g.add_argument("--model", choices=MODEL_NAMES, help="mlp (mixtures) or dcgan (images)")
+    g.add_argument("--latent-dim", type=int, help="dimension of the latent noise z")
+    g.add_argument("--width", type=int, help="MLP hidden units / DCGAN base channels")
+    g.add_argument("--depth", type=int, help="MLP hidden layers")
+    g.add_argument("--model-option", dest="model_options", action="append", type=_key_value,
+                   metavar="KEY=VALUE", help="model option, e.g. spectral_norm=true (repeatable)")
+    g = t.add_argument_group("loss")
+    g.add_argument("--loss", choices=LOSS_NAMES, help="GAN loss (default nonsaturating)")
+    g.add_argument("--label-smoothing", type=float, help="one-sided label smoothing s (real target 1 - s)")
+    g.add_argument("--r1", type=float, help="R1 penalty weight (gradient of D on real data)")
+    g.add_argument("--r2", type=float, help="R2 penalty weight (gradient of D on fake data)")
+    g.add_argument("--gp-weight", type=float, help="WGAN-GP penalty weight (default 10)")
+    g.add_argument("--instance-noise", type=float, help="std of instance noise added to D's inputs")
+    g = t.add_argument_group("solver")
+    g.add_argument("--solver", choices=SOLVER_NAMES, help="equilibrium method (default consensus)")
+    g.add_argument("--optimizer", choices=OPTIMIZER_NAMES, help="base optimizer")
+    g.add_argument("--lr", type=float, help="learning rate of both players")
+    g.add_argument("--lr-g", type=float, help="generator learning rate (overrides --lr)")
+    g.add_argument("--lr-d", type=float, help="discriminator learning rate (overrides --lr)")
+    g.add_argument("--beta1", type=float, help="Adam beta1")
+    g.add_argument("--beta2", type=float, help="Adam beta2")
+    g.add_argument("--momentum", type=float, help="momentum of sgd (may be negative) or rmsprop")
+    g.add_argument("--gamma", type=float, help="consensus: weight of J^T xi")
+    g.add_argument("--lam", type=float, help="sga: weight of A^T xi")
+    g.add_argument("--unroll-steps", type=int, help="unrolled: inner steps of the discriminator")
+    g.add_argument("--unroll-lr", type=float, help="unrolled: inner step size")
+    g.add_argument("--d-steps", type=int, help="altgd: discriminator steps per generator step")
+    g.add_argument("--g-steps", type=int, help="altgd: generator steps per round")
+    g.add_argument("--alpha", type=float, help="lola: look-ahead rate")
+    g = t.add_argument_group("run")
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--steps", type=int, help="total training steps (with --resume: may extend the run)")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--device", help="cpu, cuda or cuda:N")
+    g.add_argument("--amp", choices=AMP_NAMES, help="mixed precision autocast (CUDA only)")
+    g.add_argument("--channels-last", action="store_true", help="channels_last memory format (CUDA only)")
+    g.add_argument("--ema", type=float, help="EMA decay of the generator's parameters (0 = off)")
+    g.add_argument("--uniform-average-from", type=int, metavar="STEP",
+                   help="keep a uniform average of the generator's parameters from STEP on")
+    g.add_argument("--eval-every", type=int, help="evaluate (metrics and plots) every N steps")
+    g.add_argument("--eval-samples", type=int, help="samples per evaluation (2500 for mixtures)")
+    g.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps")
+    if _has_diagnostics():
+        g.add_argument("--diagnostics-every", type=int,
+                       help="record equilib diagnostics every N steps (0 = off)")
+    g.add_argument("--out", help="run folder (default runs/DATA-SOLVER-seedSEED)")
+    g.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN")
+    g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+    s = sub.add_parser("sample", help="write samples of a trained run to a .npy file")
+    s.add_argument("--run", required=True, help="run folder written by gan train")
+    s.add_argument("--n", type=int, required=True, help="number of samples")
+    s.add_argument("--out", required=True, help="output file (.npy)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the latent noise (default 0)")
+    s.add_argument("--which", choices=("G", "ema", "uniform"), default=None,
+                   help="which generator (default: the EMA one if the run used EMA, else G)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gan`` console script; returns the exit status."""
+    parser = build_parser()
+    args = vars(parser.parse_args(argv))
+    command = args.pop("command")
+    from gan.checkpoint import CheckpointError
+    from gan.train import RunError, TrainingError, sample, train
+    try:
+        if command == "train":
+            for key in ("data_options", "model_options"):
+                if key in args:
+                    args[key] = dict(args[key])
+            resume = args.pop("resume", None)
+            result = train(resume=resume, **args)
+            summary = {k: v for k, v in result.metrics.items() if k not in ("losses",)}
+            print(f"run folder: {result.run_dir}")
+            print(f"steps: {result.steps}, seconds: {result.seconds:.1f}")
+            if summary:
+                print("last evaluation: " + json.dumps(summary))
+        else:
+            x = sample(args["run"], args["n"], seed=args["seed"], out=args["out"], which=args["which"])
+            print(f"wrote {x.shape[0]} samples of shape {tuple(x.shape[1:])} to {args['out']}")
+    except TrainingError as e:
+        print(f"gan: error: {e}", file=sys.stderr)
+        return 1
+    except (ConfigError, RunError, CheckpointError, ValueError, FileNotFoundError) as e:
+        print(f"gan: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
