@@ -186,7 +186,9 @@ class Game:
 
         Returns ``(losses, inputs)`` where ``inputs`` are the tensors to differentiate
         against: at the current point, the module players' own parameters and
-        detached views (requiring grad) of tensor and dict players' parameters.
+        detached views (requiring grad) of tensor and dict players' parameters;
+        elsewhere the given tensors (those that do not require grad are replaced by
+        detached copies that do).
         """
         current = tensors is None
         if current:
@@ -194,6 +196,8 @@ class Game:
                        for p in self._players for t in p.tensors]
         elif len(tensors) != self._count:
             raise GameError(f"expected {self._count} tensors, got {len(tensors)}")
+        else:  # differentiable inputs: keep graphs (unrolled), make plain tensors leaves
+            tensors = [t if t.requires_grad else t.detach().requires_grad_(True) for t in tensors]
         structure = {}
         for p, start in zip(self._players, self._starts):
             structure[p.name] = p.structure(tensors[start:start + len(p.tensors)], current)
@@ -240,7 +244,7 @@ class Game:
         if not bool(torch.isfinite(values).all()):
             for name, l in losses.items():
                 if not torch.isfinite(l).all():
-                    raise NonFiniteError(name, step, "loss", float(l))
+                    raise NonFiniteError(name, step, "loss", float(l.detach()))
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{p.name}: {self.num_parameters(p.name)}" for p in self._players)

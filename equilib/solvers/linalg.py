@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -58,11 +59,18 @@ def gmres(matvec: MatVec, b: Tensor, tol: float = 1e-8, max_iter: int = 100) -> 
             h[i, j] = torch.dot(basis[i], w)
             w = w - h[i, j] * basis[i]
         h[j + 1, j] = torch.linalg.vector_norm(w)
-        y = torch.linalg.lstsq(h[: j + 2, : j + 1], e1[: j + 2, None]).solution[:, 0]
-        res = torch.linalg.vector_norm(h[: j + 2, : j + 1] @ y - e1[: j + 2])
-        rel = float(res / bnorm)
+        y, rel = _least_squares(h[: j + 2, : j + 1], e1[: j + 2])
+        rel = rel / float(bnorm)
         if rel <= tol or float(h[j + 1, j]) == 0.0:
             break
         basis.append(w / h[j + 1, j])
-    x = sum(c * v for c, v in zip(y, basis))
+    x = sum(float(c) * v for c, v in zip(y, basis))
     return x, j + 1, rel
+
+
+def _least_squares(h: Tensor, rhs: Tensor) -> tuple[np.ndarray, float]:
+    """min |h y - rhs| for the small Hessenberg matrix, in float64 numpy (deterministic)."""
+    H = h.detach().double().cpu().numpy()
+    r = rhs.detach().double().cpu().numpy()
+    y = np.linalg.lstsq(H, r, rcond=None)[0]
+    return y, float(np.linalg.norm(H @ y - r))
