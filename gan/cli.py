@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", help="run folder (default runs/DATA-SOLVER-seedSEED)")
     g.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN")
     g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    g.add_argument("--threads", type=int, help="torch CPU threads for this run (e.g. 1 on a shared machine)")
 
     s = sub.add_parser("sample", help="write samples of a trained run to a .npy file")
     s.add_argument("--run", required=True, help="run folder written by gan train")

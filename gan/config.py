@@ -35,7 +35,7 @@ MIXTURES = ("gaussian1d", "ring", "grid")
 AMP_NAMES = ("bf16", "fp16")
 
 # Options that may differ when a run is resumed (everything else must match the saved config).
-RESUMABLE_CHANGES = ("steps", "progress", "resume", "out")
+RESUMABLE_CHANGES = ("steps", "progress", "resume", "out", "threads")
 
 _MIXTURE_BASE: dict[str, Any] = {
     "model": "mlp", "optimizer": "rmsprop", "lr": 1e-4, "batch_size": 512,
@@ -119,6 +119,7 @@ class TrainConfig:
     diagnostics_every: int = 0
     out: str | None = None
     progress: bool = True
+    threads: int | None = None        # torch.set_num_threads for the run (None: leave torch's setting)
 
     # ---- defaults ------------------------------------------------------------
     def resolved(self) -> "TrainConfig":
@@ -193,6 +194,8 @@ class TrainConfig:
             if v is not None:
                 _integer(name, v, low=1)
         _integer("seed", self.seed, low=0)
+        if self.threads is not None:
+            _integer("threads", self.threads, low=1)
         _integer("diagnostics_every", self.diagnostics_every, low=0)
         if self.uniform_average_from is not None:
             _integer("uniform_average_from", self.uniform_average_from, low=0)

@@ -55,12 +55,17 @@ class RunError(ValueError):
 
 
 class TrainingError(eq.NonFiniteError):
-    """Training stopped on a NaN/Inf; ``player`` and ``step`` say where, ``checkpoint`` what survives."""
+    """Training stopped on a NaN/Inf; ``player`` and ``step`` say where, ``checkpoint`` what survives.
+
+    ``step`` counts like the run folder does: step k is the k-th update (the solver's
+    :class:`equilib.NonFiniteError` counts completed steps, i.e. k - 1).
+    """
 
     def __init__(self, cause: eq.NonFiniteError, checkpoint: str | None, checkpoint_step: int | None):
         self.cause = cause
         self.checkpoint, self.checkpoint_step = checkpoint, checkpoint_step
-        super().__init__(cause.player, cause.step, cause.what)
+        # the solver counts completed steps from 0; the run counts steps from 1 (step k leaves k updates)
+        super().__init__(cause.player, cause.step + 1, cause.what)
 
     def __str__(self) -> str:
         kept = (f"the last good checkpoint {self.checkpoint} (step {self.checkpoint_step}) is intact"
@@ -423,7 +428,8 @@ def _resume(run: Path, explicit: dict[str, Any], callbacks: Sequence[Callback]) 
         raise RunError(f"cannot resume {run} into another folder (out={explicit['out']!r}); "
                        "a resumed run continues in its own folder")
     cfg = dataclasses.replace(saved, steps=explicit.get("steps") or saved.steps,
-                              progress=explicit.get("progress", saved.progress))
+                              progress=explicit.get("progress", saved.progress),
+                              threads=explicit.get("threads", saved.threads))
     cfg.validate()
     b, step, seconds = load_run(run)
     b.config = cfg
@@ -455,6 +461,8 @@ def _loop(b: Built, run: Path, start: int, seconds: float, history: list[dict[st
     from tqdm.auto import tqdm
 
     cfg = b.config
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     ckpt = run / CHECKPOINT
     last_ckpt: tuple[str, int] | None = (str(ckpt), start) if start > 0 else None
     recorder = _diagnostics(b, run) if cfg.diagnostics_every else None

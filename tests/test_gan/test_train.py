@@ -1,0 +1,198 @@
+"""gan.train: run folders, bit-identical resume, NaN handling, configuration errors."""
+
+import json
+
+import pytest
+import torch
+
+import equilib as eq
+from gan import checkpoint as ck
+from gan import train as T
+from gan.config import DATA_NAMES, LOSS_NAMES, MODEL_NAMES, SOLVER_NAMES, ConfigError, TrainConfig
+
+TINY = dict(data="ring", width=8, depth=1, latent_dim=4, batch_size=32, eval_samples=200, progress=False)
+
+
+def _tensors(obj, prefix=""):
+    """Flatten a nested state into {path: tensor or value}."""
+    out = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.update(_tensors(v, f"{prefix}/{k}"))
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            out.update(_tensors(v, f"{prefix}/{i}"))
+    else:
+        out[prefix] = obj
+    return out
+
+
+def _assert_states_equal(a, b):
+    fa, fb = _tensors(a), _tensors(b)
+    skip = ("/seconds", "/config/steps", "/config/out")
+    assert sorted(fa) == sorted(fb)
+    for k in fa:
+        if k in skip:
+            continue
+        if isinstance(fa[k], torch.Tensor):
+            assert fa[k].dtype == fb[k].dtype and torch.equal(fa[k], fb[k]), k
+        else:
+            assert fa[k] == fb[k], k
+
+
+@pytest.mark.parametrize("solver,extra", [
+    ("consensus", dict(optimizer="rmsprop", gamma=10.0, ema=0.9, uniform_average_from=3)),
+    ("optimistic", dict(optimizer="adam", beta1=0.5)),
+    ("extragradient", dict(optimizer="sgd", momentum=-0.3, lr=0.01)),
+])
+def test_resume_is_bit_identical(tmp_path, solver, extra):
+    n = 6
+    opts = dict(TINY, solver=solver, eval_every=4, checkpoint_every=4, **extra)
+    full = T.train(steps=2 * n, out=str(tmp_path / "full"), **opts)
+    half = T.train(steps=n, out=str(tmp_path / "half"), **opts)
+    assert half.steps == n
+    resumed = T.train(resume=tmp_path / "half", steps=2 * n)
+    assert resumed.steps == full.steps == 2 * n
+    a = ck.load_checkpoint(tmp_path / "full" / T.CHECKPOINT)
+    b = ck.load_checkpoint(tmp_path / "half" / T.CHECKPOINT)
+    assert a["step"] == b["step"] == 2 * n
+    _assert_states_equal(a, b)
+    # and the evaluation logs agree on every step evaluated in both
+    la = [json.loads(x) for x in (tmp_path / "full" / T.METRICS).read_text().splitlines()]
+    lb = [json.loads(x) for x in (tmp_path / "half" / T.METRICS).read_text().splitlines()]
+    steps_b = {r["step"]: r for r in lb}
+    for r in la:
+        if r["step"] in steps_b:
+            assert r["G"] == steps_b[r["step"]]["G"] and r["losses"] == steps_b[r["step"]]["losses"]
+
+
+def test_resume_with_batchnorm_dcgan_is_bit_identical(tmp_path):
+    opts = dict(data="digits", model="dcgan", width=4, latent_dim=8, batch_size=8, eval_every=100,
+                checkpoint_every=100, eval_samples=20, solver="simgd", optimizer="adam", lr=2e-4,
+                beta1=0.5, ema=0.9, progress=False)
+    T.train(steps=4, out=str(tmp_path / "full"), **opts)
+    T.train(steps=2, out=str(tmp_path / "half"), **opts)
+    T.train(resume=tmp_path / "half", steps=4)
+    a = ck.load_checkpoint(tmp_path / "full" / T.CHECKPOINT)
+    b = ck.load_checkpoint(tmp_path / "half" / T.CHECKPOINT)
+    assert any("running_mean" in k for k in a["G"])  # BatchNorm buffers are in the checkpoint
+    _assert_states_equal(a, b)
+
+
+def test_run_folder_contents(tmp_path):
+    res = T.train(steps=10, eval_every=5, checkpoint_every=5, out=str(tmp_path / "r"), solver="simgd", **TINY)
+    run = tmp_path / "r"
+    assert res.run_dir == run and str(run) == str(res.__fspath__())
+    cfg = json.loads((run / T.CONFIG).read_text())
+    assert cfg["solver"] == "simgd" and cfg["steps"] == 10 and cfg["optimizer"] == "rmsprop"
+    lines = [json.loads(x) for x in (run / T.METRICS).read_text().splitlines()]
+    assert [r["step"] for r in lines] == [5, 10]
+    assert set(lines[-1]["G"]) == {"modes", "high_quality", "kl"} and "ema" in lines[-1]
+    assert sorted(p.name for p in (run / "plots").iterdir()) == ["step0000005-ema.png", "step0000010-ema.png"]
+    assert ck.load_checkpoint(run / T.CHECKPOINT)["step"] == 10
+    assert ck.load_checkpoint(ck.previous_path(run / T.CHECKPOINT))["step"] == 5
+
+
+# equilib.Game.check_finite_losses calls float() on a loss that requires grad, which makes torch
+# warn ("Converting a tensor with requires_grad=True to a scalar"); that is a core issue, reported.
+@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True:UserWarning")
+def test_nan_stops_with_step_and_player_and_keeps_checkpoint(tmp_path, monkeypatch):
+    opts = dict(TINY, solver="consensus", optimizer="rmsprop", checkpoint_every=5, eval_every=100)
+    T.train(steps=5, out=str(tmp_path / "clean"), **opts)
+    from gan.data import GaussianMixture
+
+    real_sample = GaussianMixture.sample
+    calls = {"n": 0}
+
+    def poisoned(self, n, generator=None):
+        x = real_sample(self, n, generator)
+        calls["n"] += 1
+        if calls["n"] == 8:  # the 8th batch holds a NaN
+            x[0, 0] = float("nan")
+        return x
+
+    monkeypatch.setattr(GaussianMixture, "sample", poisoned)
+    with pytest.raises(T.TrainingError, match=r"step 8: non-finite loss for player 'D'.*step 5\) is intact") as info:
+        T.train(steps=20, out=str(tmp_path / "nan"), **opts)
+    assert isinstance(info.value, eq.NonFiniteError)
+    assert info.value.player == "D" and info.value.step == 8
+    monkeypatch.undo()
+    kept = ck.load_checkpoint(tmp_path / "nan" / T.CHECKPOINT)
+    clean = ck.load_checkpoint(tmp_path / "clean" / T.CHECKPOINT)
+    assert kept["step"] == 5
+    _assert_states_equal(kept, clean)
+
+
+def test_resume_errors(tmp_path):
+    with pytest.raises(T.RunError, match="does not exist"):
+        T.train(resume=tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(T.RunError, match="holds no run"):
+        T.train(resume=tmp_path / "empty")
+    T.train(steps=3, out=str(tmp_path / "r"), solver="simgd", **TINY)
+    with pytest.raises(T.RunError, match=r"solver: saved 'simgd', given 'consensus'.*lr_d: saved 0.0001, given 0.5"):
+        T.train(resume=tmp_path / "r", steps=6, solver="consensus", lr_d=0.5)
+    with pytest.raises(T.RunError, match="already holds a run"):
+        T.train(steps=3, out=str(tmp_path / "r"), solver="simgd", **TINY)
+    with pytest.raises(T.RunError, match="already at step 3"):
+        T.train(resume=tmp_path / "r", steps=2)
+
+
+def test_corrupt_checkpoint_refused_on_resume_previous_kept(tmp_path):
+    T.train(steps=4, checkpoint_every=2, out=str(tmp_path / "r"), solver="simgd", **TINY)
+    path = tmp_path / "r" / T.CHECKPOINT
+    good_prev = ck.previous_path(path).read_bytes()
+    path.write_bytes(path.read_bytes()[:-7])
+    with pytest.raises(ck.CheckpointError, match=r"truncated.*checkpoint\.pt\.prev is intact"):
+        T.train(resume=tmp_path / "r", steps=8)
+    assert ck.previous_path(path).read_bytes() == good_prev
+
+
+def test_config_errors_name_option_and_allowed_values(tmp_path):
+    with pytest.raises(ConfigError, match="unknown data 'rings'; allowed: gaussian1d, ring, grid, digits"):
+        T.train(data="rings", out=str(tmp_path / "x"))
+    with pytest.raises(ConfigError, match="unknown solver 'adam'; allowed: simgd, altgd"):
+        T.train(solver="adam", out=str(tmp_path / "x"))
+    with pytest.raises(ConfigError, match="unknown loss 'wgan'; allowed: minimax, nonsaturating, wgan-gp"):
+        T.train(loss="wgan", out=str(tmp_path / "x"))
+    with pytest.raises(ConfigError, match="gamma belongs to solver"):
+        T.train(solver="simgd", gamma=1.0, out=str(tmp_path / "x"))
+    with pytest.raises(ConfigError, match="lr_g must be > 0"):
+        T.train(lr_g=0.0, out=str(tmp_path / "x"))
+    with pytest.raises(ConfigError, match="model 'dcgan' needs image data"):
+        T.train(model="dcgan", out=str(tmp_path / "x"))
+    with pytest.raises(ConfigError, match=r"does not fit data 'digits'.*\(1, 16, 16\)"):
+        T.train(data="digits", model="mlp", out=str(tmp_path / "x"), steps=1, progress=False)
+    with pytest.raises(ConfigError, match=r"image_size 20 is not supported by DCGAN; supported sizes: \[16, 32, 64\]"):
+        T.train(data="digits", image_size=20, out=str(tmp_path / "x"), steps=1, progress=False)
+    assert not (tmp_path / "x").exists()  # nothing was written for bad input
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on machines without CUDA")
+def test_device_errors():
+    with pytest.raises(ConfigError, match=r"CUDA is not available.*use --device cpu"):
+        T.resolve_device("cuda")
+    with pytest.raises(ConfigError, match=r"CUDA is not available"):
+        T.resolve_device("cuda:1")
+    with pytest.raises(ConfigError, match="amp='bf16' .*needs a CUDA device"):
+        T.resolve_device("cpu", amp="bf16")
+    with pytest.raises(ConfigError, match="channels_last needs a CUDA device"):
+        T.resolve_device("cpu", channels_last=True)
+    with pytest.raises(ConfigError, match="not a device"):
+        T.resolve_device("gpu0")
+
+
+def test_config_names_match_the_packages():
+    import gan
+
+    assert set(SOLVER_NAMES) == set(eq.SOLVERS)
+    assert set(LOSS_NAMES) == set(gan.losses.LOSSES)
+    assert set(MODEL_NAMES) == set(gan.models.MODELS)
+    assert set(DATA_NAMES) == set(gan.data.DATASETS)
+
+
+def test_defaults_resolve_for_every_data_set_and_solver():
+    for data in ("ring", "grid", "gaussian1d", "digits"):
+        for solver in SOLVER_NAMES:
+            cfg = TrainConfig(data=data, solver=solver).resolved()
+            assert cfg.lr_g > 0 and cfg.lr_d > 0 and cfg.steps >= 1 and cfg.model in MODEL_NAMES
