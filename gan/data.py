@@ -50,7 +50,7 @@ class DatasetNotFoundError(DataError, FileNotFoundError):
 # ---------------------------------------------------------------------------------------------
 
 class GaussianMixture:
-    """sum_k w_k N(mu_k, std^2 I): ``means`` (k x d), one ``std``, ``weights`` (k, summing to 1)."""
+    """sum_k w_k N(mu_k, std^2 I): ``means`` (k x d, float32), one ``std``, ``weights`` (k, float64, summing to 1)."""
 
     kind = "mixture"
 
@@ -62,8 +62,8 @@ class GaussianMixture:
             raise DataError(f"std must be a number > 0, got {std!r}")
         k = means.shape[0]
         if weights is None:
-            weights = torch.full((k,), 1.0 / k)
-        weights = torch.as_tensor(weights, dtype=torch.float32)
+            weights = torch.full((k,), 1.0 / k, dtype=torch.float64)
+        weights = torch.as_tensor(weights, dtype=torch.float64)
         if weights.shape != (k,) or bool((weights < 0).any()) or float(weights.sum()) <= 0:
             raise DataError(f"weights must be {k} non-negative numbers with a positive sum, got {weights.tolist()}")
         self.name = name
@@ -82,7 +82,7 @@ class GaussianMixture:
         """log p(x) = logsumexp_k [log w_k - |x - mu_k|^2 / (2 std^2)] - d/2 log(2 pi std^2)."""
         x = torch.as_tensor(x, dtype=torch.float64).reshape(-1, self.shape[0])
         means = self.means.double()
-        sq = torch.cdist(x, means).pow(2)
+        sq = (x[:, None, :] - means[None, :, :]).pow(2).sum(-1)
         d = self.shape[0]
         log_norm = -0.5 * d * math.log(2 * math.pi * self.std ** 2)
         return torch.logsumexp(self.weights.double().log() - sq / (2 * self.std ** 2), dim=1) + log_norm
@@ -111,7 +111,7 @@ def gaussian1d(means: Sequence[float] = (-2.0, 2.0), std: float = 0.5,
                weights: Sequence[float] | None = None) -> GaussianMixture:
     """A 1-D mixture; by default 0.5 N(-2, 0.5^2) + 0.5 N(2, 0.5^2)."""
     return GaussianMixture("gaussian1d", torch.tensor([[float(m)] for m in means]), std,
-                           None if weights is None else torch.tensor(list(weights), dtype=torch.float32))
+                           None if weights is None else torch.tensor(list(weights), dtype=torch.float64))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -140,7 +140,19 @@ class GANGame(eq.Game):
         return real.to(device=self.device, dtype=self.dtype)
 
     def loss_fn(self, params: Mapping, real: Tensor) -> dict[str, Tensor]:
-        """{"G": L_G, "D": L_D} on the real batch ``real`` and fresh noise (see the module docstring)."""
+        """{"G": L_G, "D": L_D} on the real batch ``real`` and fresh noise (see the module docstring).
+
+        The gradient penalties need input gradients, so under ``torch.no_grad()`` (e.g.
+        :meth:`Game.losses`) they are computed with gradients on and the losses returned detached.
+        """
+        needs_grad = self.r1 or self.r2 or (self.loss_name == "wgan-gp" and self.gp_weight)
+        if needs_grad and not torch.is_grad_enabled():
+            with torch.enable_grad():
+                out = self._losses(params, real)
+            return {k: v.detach() for k, v in out.items()}
+        return self._losses(params, real)
+
+    def _losses(self, params: Mapping, real: Tensor) -> dict[str, Tensor]:
         G, D = params["G"], params["D"]
         real = self.check_batch(real)
         n = real.shape[0]

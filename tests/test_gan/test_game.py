@@ -1,0 +1,269 @@
+"""GANGame: every solver trains it, losses equal the loss functions on D's outputs, noise, regularizers."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import equilib as eq
+import gan
+from gan import losses as L
+
+RING = gan.load_dataset("ring")
+
+
+def tiny_game(**kw):
+    torch.manual_seed(0)
+    G, D = gan.build_models("mlp", RING.shape, 4, hidden=8, depth=2)
+    return gan.GANGame(G, D, seed=0, **kw)
+
+
+SOLVER_OPTIONS = {"unrolled": {"unroll_steps": 2}, "cgd": {"max_iter": 10}}
+
+
+@pytest.mark.parametrize("name", sorted(eq.SOLVERS))
+def test_every_solver_trains_the_ring_gan(name):
+    game = tiny_game()
+    before = [t.detach().clone() for t in game.parameters()]
+    solver = eq.make_solver(name, game, lr=1e-3, optimizer="adam", **SOLVER_OPTIONS.get(name, {}))
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        losses = solver.step(RING.sample(32, gen))
+    assert set(losses) == {"G", "D"} and all(torch.isfinite(v) for v in losses.values())
+    for player in ("G", "D"):
+        moved = [not torch.equal(a, b) for a, b in zip(before[game.slice(player)], game.parameters(player))]
+        assert any(moved), f"{name}: player {player} did not move"
+    assert solver.steps == 3
+
+
+@pytest.mark.parametrize("name", ["simgd", "consensus"])
+def test_dcgan_16_step(name):
+    digits = gan.load_dataset("digits")
+    torch.manual_seed(0)
+    G, D = gan.build_models("dcgan", digits.shape, 8, width=8)
+    game = gan.GANGame(G, D)
+    solver = eq.make_solver(name, game, lr=2e-4, optimizer="adam", optimizer_options={"betas": (0.5, 0.999)})
+    losses = solver.step(digits.sample(16, torch.Generator().manual_seed(0)))
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert game.sample(4).shape == (4, 1, 16, 16)
+
+
+def test_extensions_run_with_lookahead_solvers():
+    """Spectral norm and minibatch discrimination in D, R1 and instance noise, through extragradient
+    (which evaluates at a look-ahead point via functional calls) and consensus (double backward)."""
+    torch.manual_seed(0)
+    G, D = gan.build_models("mlp", RING.shape, 4, hidden=8, depth=2, spectral_norm=True, minibatch_discrimination=True)
+    game = gan.GANGame(G, D, r1=1.0, instance_noise=0.05)
+    for name in ("extragradient", "consensus"):
+        solver = eq.make_solver(name, game, lr=1e-3)
+        losses = solver.step(RING.sample(16, torch.Generator().manual_seed(0)))
+        assert all(torch.isfinite(v) for v in losses.values())
+
+
+def manual_losses(game, real, loss):
+    """Recompute the game's losses from gan.losses with the same z (noise state saved and restored)."""
+    state = game.noise_state()
+    z = game.latent(real.shape[0])
+    game.set_noise_state(state)
+    with torch.no_grad():
+        return L.get_loss(loss)(game.discriminator(real), game.discriminator(game.generator(z)))
+
+
+@pytest.mark.parametrize("loss", ["minimax", "nonsaturating", "hinge", "lsgan"])
+def test_losses_are_the_loss_functions_on_d_outputs(loss):
+    game = tiny_game(loss=loss)
+    real = RING.sample(64, torch.Generator().manual_seed(1))
+    g_ref, d_ref = manual_losses(game, real, loss)
+    out = game.losses(real)
+    torch.testing.assert_close(out["G"], g_ref)
+    torch.testing.assert_close(out["D"], d_ref)
+    assert game.loss_name == loss
+
+
+def test_label_smoothing_shifts_d_loss_by_s_mean_d_real():
+    """BCE(r, 1 - s) - BCE(r, 1) = s * (softplus(r) - softplus(-r)) = s * r, averaged."""
+    real = RING.sample(64, torch.Generator().manual_seed(1))
+    plain, smooth = tiny_game(), tiny_game(label_smoothing=0.1)
+    with torch.no_grad():
+        mean_r = plain.discriminator(real).mean()
+    a, b = plain.losses(real), smooth.losses(real)
+    torch.testing.assert_close(b["D"] - a["D"], 0.1 * mean_r)
+    torch.testing.assert_close(b["G"], a["G"])  # non-saturating G loss ignores the targets
+
+
+class Recorder(nn.Module):
+    """D(x) = w . x, remembering its inputs."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(dim))
+        self.input_shape = (dim,)
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(x.detach())
+        return x @ self.w
+
+
+def test_instance_noise_on_both_inputs():
+    torch.manual_seed(0)
+    G = gan.models.MLPGenerator(4, 2, hidden=8, depth=1)
+    D = Recorder(2)
+    game = gan.GANGame(G, D, instance_noise=0.3)
+    real = torch.zeros(20000, 2)
+    game.losses(real)
+    noisy_real, _ = D.seen
+    assert noisy_real.std().item() == pytest.approx(0.3, rel=0.02) and noisy_real.mean().abs() < 0.01
+    D.seen.clear()
+    state = game.noise_state()
+    z = game.latent(20000)
+    game.set_noise_state(state)
+    game.losses(real)
+    with torch.no_grad():
+        fake = G(z)
+    resid = D.seen[1] - fake
+    assert resid.std().item() == pytest.approx(0.3, rel=0.02)
+
+
+class Point(nn.Module):
+    """Dirac generator: G(z) = theta for every z."""
+
+    def __init__(self, theta):
+        super().__init__()
+        self.theta = nn.Parameter(torch.tensor([theta], dtype=torch.float64))
+        self.output_shape = (1,)
+
+    def forward(self, z):
+        return self.theta.expand(z.shape[0], 1)
+
+
+class Linear1(nn.Module):
+    """D(x) = psi x."""
+
+    def __init__(self, psi):
+        super().__init__()
+        self.psi = nn.Parameter(torch.tensor([psi], dtype=torch.float64))
+        self.input_shape = (1,)
+
+    def forward(self, x):
+        return (self.psi * x).reshape(-1)
+
+
+def jacobian(game, real):
+    f = eq.Field(game, (real,), create_graph=True)
+    cols = []
+    for k in range(2):
+        e = [torch.zeros(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)]
+        e[k][0] = 1.0
+        cols.append(torch.cat(f.jvp(e)))
+    return torch.stack(cols, dim=1)
+
+
+@pytest.mark.parametrize("penalty", ["r1", "r2"])
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 1.0, 3.0])
+def test_r1_r2_on_dirac_gan_match_the_paper(penalty, gamma):
+    """Mescheder et al. (2018): at the equilibrium of Dirac-GAN with R1 (or R2) weight gamma, the
+    Jacobian of xi has eigenvalues gamma/2 +/- sqrt(gamma^2/4 - f'(0)^2), f'(0) = 1/2 (the paper's
+    gamma/2 convention). Our D(x) = psi x is a logit, so psi has the opposite sign to the paper's."""
+    game = gan.GANGame(Point(0.0), Linear1(0.0), loss="minimax", latent_dim=1, **{penalty: gamma})
+    real = torch.zeros(8, 1, dtype=torch.float64)
+    J = jacobian(game, real)
+    torch.testing.assert_close(J, torch.tensor([[0.0, -0.5], [0.5, gamma]], dtype=torch.float64))
+    want = torch.linalg.eigvals(eq.games.dirac_gan(gamma=gamma, dtype=torch.float64).known_jacobian)
+    got = torch.linalg.eigvals(J)
+    key = lambda c: (round(c.real.item(), 9), c.imag.item())  # noqa: E731
+    for a, b in zip(sorted(got, key=key), sorted(want, key=key)):
+        assert abs(a - b) < 1e-9
+    disc = gamma ** 2 / 4 - 0.25
+    root = complex(math.sqrt(disc), 0) if disc >= 0 else complex(0, math.sqrt(-disc))
+    assert any(abs(complex(e) - (gamma / 2 + root)) < 1e-9 for e in got)
+
+
+def test_wgan_gp_penalty_value_on_a_linear_critic():
+    """D(x) = psi x has |grad| = |psi|: L_D = E D(fake) - E D(real) + 10 (|psi| - 1)^2."""
+    game = gan.GANGame(Point(1.0), Linear1(0.5), loss="wgan-gp", latent_dim=1)
+    real = torch.zeros(8, 1, dtype=torch.float64)
+    out = game.losses(real)
+    assert out["D"].item() == pytest.approx(0.5 * 1.0 - 0.0 + 10 * 0.25)
+    assert out["G"].item() == pytest.approx(-0.5)
+    no_gp = gan.GANGame(Point(1.0), Linear1(0.5), loss="wgan-gp", latent_dim=1, gp_weight=0.0)
+    assert no_gp.losses(real)["D"].item() == pytest.approx(0.5)
+
+
+def test_minimax_is_zero_sum():
+    game = tiny_game(loss="minimax")
+    out = game.losses(RING.sample(16, torch.Generator().manual_seed(0)))
+    torch.testing.assert_close(out["G"], -out["D"])
+
+
+def test_noise_is_fresh_seeded_and_restorable():
+    game = tiny_game()
+    real = RING.sample(32, torch.Generator().manual_seed(0))
+    a, b = game.losses(real), game.losses(real)
+    assert not torch.equal(a["D"], b["D"])                          # fresh z per evaluation
+    assert torch.equal(tiny_game().losses(real)["D"], a["D"])       # same seed, same noise
+    state = game.noise_state()
+    c = game.losses(real)
+    game.set_noise_state(state)
+    assert torch.equal(game.losses(real)["D"], c["D"])
+    assert game.latent(5).shape == (5, 4)
+    z = torch.randn(3, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(game.sample(3, z), game.generator(z))
+
+
+def test_each_field_evaluation_draws_new_noise():
+    """Extragradient evaluates xi twice per step: the noise generator advances by two batches of z."""
+    game = tiny_game()
+    solver = eq.make_solver("extragradient", game, lr=1e-3)
+    solver.step(RING.sample(32, torch.Generator().manual_seed(0)))
+    ref = torch.Generator().manual_seed(0)
+    torch.randn(32, 4, generator=ref)
+    torch.randn(32, 4, generator=ref)
+    assert torch.equal(game.noise_state(), ref.get_state())
+
+
+def test_sample_leaves_batchnorm_statistics_alone():
+    torch.manual_seed(0)
+    G, D = gan.build_models("dcgan", (1, 16, 16), 8, width=8)
+    game = gan.GANGame(G, D)
+    before = [b.clone() for b in G.buffers()]
+    game.sample(8)
+    assert all(torch.equal(a, b) for a, b in zip(before, G.buffers()))
+
+
+def test_bad_input():
+    G, D = gan.build_models("mlp", (2,), 4, hidden=8, depth=1)
+    game = gan.GANGame(G, D)
+    with pytest.raises(eq.GameError, match=r"real samples have shape \(3,\) but the discriminator takes samples "
+                                           r"of shape \(2,\)"):
+        game.losses(torch.zeros(5, 3))
+    with pytest.raises(eq.GameError, match=r"must have shape \(n, \*sample_shape\)"):
+        game.losses(torch.zeros(5))
+    _, D3 = gan.build_models("mlp", (3,), 4, hidden=8, depth=1)
+    with pytest.raises(eq.GameError, match=r"generator makes samples of shape \(2,\) but the discriminator takes \(3,\)"):
+        gan.GANGame(G, D3)
+    with pytest.raises(eq.GameError, match=r"unknown loss 'wasserstein'; known losses: \['minimax', 'nonsaturating', "
+                                           r"'wgan-gp', 'hinge', 'lsgan'\]"):
+        gan.GANGame(G, D, loss="wasserstein")
+    with pytest.raises(eq.GameError, match="label_smoothing applies to the losses"):
+        gan.GANGame(G, D, loss="hinge", label_smoothing=0.1)
+    for kw in ({"label_smoothing": 1.0}, {"r1": -1.0}, {"instance_noise": float("nan")}, {"gp_weight": "10"}):
+        with pytest.raises(eq.GameError, match=list(kw)[0]):
+            gan.GANGame(G, D, **kw)
+    with pytest.raises(eq.GameError, match="latent_dim is needed"):
+        gan.GANGame(Point(0.0), Linear1(0.0))
+    with pytest.raises(eq.GameError, match="generator must be an nn.Module"):
+        gan.GANGame(lambda z: z, D)
+
+
+@pytest.mark.parametrize("loss", gan.LOSSES)
+def test_every_loss_with_consensus(loss):
+    """Consensus needs J^T xi (double backward), through WGAN-GP's penalty (triple backward) too."""
+    game = tiny_game(loss=loss)
+    solver = eq.make_solver("consensus", game, lr=1e-3, gamma=1.0)
+    before = [t.detach().clone() for t in game.parameters()]
+    losses = solver.step(RING.sample(16, torch.Generator().manual_seed(0)))
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert any(not torch.equal(a, b) for a, b in zip(before, game.parameters()))
