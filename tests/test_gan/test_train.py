@@ -196,3 +196,30 @@ def test_defaults_resolve_for_every_data_set_and_solver():
         for solver in SOLVER_NAMES:
             cfg = TrainConfig(data=data, solver=solver).resolved()
             assert cfg.lr_g > 0 and cfg.lr_d > 0 and cfg.steps >= 1 and cfg.model in MODEL_NAMES
+
+
+def test_image_tiles_and_interpolation_strip(tmp_path):
+    import numpy as np
+
+    from gan import plots
+
+    images = torch.stack([torch.full((1, 2, 3), -1.0), torch.full((1, 2, 3), 1.0), torch.zeros(1, 2, 3)])
+    tiled = plots.tile_images(images, nrow=2, pad=1)
+    # 2 columns, 2 rows of 2x3 images with 1-pixel white padding: (2*(2+1)+1, 2*(3+1)+1)
+    assert tiled.shape == (7, 9)
+    assert np.all(tiled[1:3, 1:4] == 0.0) and np.all(tiled[1:3, 5:8] == 1.0) and np.all(tiled[4:6, 1:4] == 0.5)
+    assert np.all(tiled[0] == 1.0) and np.all(tiled[4:6, 5:8] == 1.0)  # padding and the empty cell
+
+    # strip: rows are G((1 - t) z0 + t z1); with G = identity-as-image the middle column is the mean
+    class Lift(torch.nn.Module):
+        def forward(self, z):
+            return z.reshape(-1, 1, 1, 2)
+
+    z0, z1 = torch.tensor([[-1.0, -1.0]]), torch.tensor([[1.0, 1.0]])
+    path = plots.interpolation_strip(Lift(), z0, z1, tmp_path / "s.png", steps=3)
+    import matplotlib.pyplot as plt
+
+    img = plt.imread(path)
+    row = img[1, 1:-1, 0] if img.ndim == 3 else img[1, 1:-1]
+    # cells 0, 0.5, 1 in [0, 1] after mapping [-1, 1] -> [0, 1], separated by white padding
+    np.testing.assert_allclose(row[[0, 1, 3, 4, 6, 7]], [0, 0, 0.5, 0.5, 1, 1], atol=1 / 255 + 1e-6)
