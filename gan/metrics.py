@@ -267,24 +267,32 @@ def digits_classifier(image_size: int = 16) -> DigitsClassifier:
     return _CLASSIFIERS[image_size]
 
 
-def digits_metrics(images) -> dict:
+def digits_metrics(images, min_fraction: float = 0.01) -> dict:
     """Offline image metric for generated digits (n, 1, s, s) in [-1, 1].
 
-    With the classifier's predicted-class histogram p over the 10 digits:
-    ``classes`` = number of digits predicted at least once, ``kl`` = KL(p || U_10) =
-    sum_{p_j > 0} p_j log(10 p_j), ``frechet`` = :func:`frechet_distance` between the Gaussian
-    fits of the classifier's 64 features on all 1,797 real digits and on ``images``.
+    With p the histogram of the classifier's predicted classes over the 10 digits:
+    ``classes`` = number of digits j with p_j >= ``min_fraction`` (default 1%, a tenth of a
+    digit's fair share, so a few misclassified samples do not count as coverage),
+    ``kl`` = KL(p || U_10) = sum_{p_j > 0} p_j log(10 p_j), ``confidence`` = mean of the
+    classifier's largest softmax probability, ``frechet`` = :func:`frechet_distance` between
+    the Gaussian fits of the classifier's 64 features on all 1,797 real digits and on ``images``.
     """
     images = torch.as_tensor(images).detach().float().cpu()
     if images.dim() != 4:
         raise ValueError(f"images must be (n, 1, size, size), got shape {tuple(images.shape)}")
+    if not 0 <= min_fraction <= 1:
+        raise ValueError(f"min_fraction must be in [0, 1], got {min_fraction!r}")
     clf = digits_classifier(images.shape[-1])
-    pred = clf.predict(images)
+    with torch.no_grad():
+        probs = torch.softmax(clf(clf._check(images)), dim=1)
+    pred = probs.argmax(dim=1)
     p = torch.bincount(pred, minlength=10).double() / len(pred)
     nz = p > 0
     kl = float((p[nz] * torch.log(10 * p[nz])).sum())
+    covered = int(((p >= min_fraction) & nz).sum())
     mu, sigma = gaussian_stats(clf.features(images))
-    return {"classes": int(nz.sum()), "kl": kl, "frechet": frechet_distance(mu, sigma, *clf.real_stats)}
+    return {"classes": covered, "kl": kl, "confidence": float(probs.max(dim=1).values.mean()),
+            "frechet": frechet_distance(mu, sigma, *clf.real_stats)}
 
 
 # ---------------------------------------------------------------------------------------------
