@@ -106,16 +106,25 @@ class Field:
         return _grad(self.losses[player], self.inputs, create_graph=create_graph)
 
     def check_finite(self, step: int) -> None:
-        """Raise :class:`NonFiniteError` if a loss or xi is NaN or Inf, naming the player."""
+        """Raise :class:`NonFiniteError` if a loss or xi is NaN or Inf, naming the player.
+
+        One fused check (a single device sync); the player is looked up only on failure.
+        """
+        losses = [self.losses[p].detach().reshape(1) for p in self.players]
+        if _all_finite(losses + [t.detach() for t in self.xi]):
+            return
         self.game.check_finite_losses({p: self.losses[p] for p in self.players}, step)
         check_finite(self.game, self.xi, step, "gradient")
 
 
+def _all_finite(tensors: Vector) -> bool:
+    return bool(torch.isfinite(torch.cat([t.reshape(-1) for t in tensors])).all())
+
+
 def check_finite(game: Game, vec: Vector, step: int, what: str) -> None:
     """Raise :class:`NonFiniteError` naming the first player whose block of ``vec`` is not finite."""
-    flags = torch.stack([torch.isfinite(t).all() for t in vec])
-    if bool(flags.all()):
+    if _all_finite([t.detach() for t in vec]):
         return
     for name in game.players:
-        if not bool(flags[game.slice(name)].all()):
+        if not _all_finite([t.detach() for t in vec[game.slice(name)]]):
             raise NonFiniteError(name, step, what)

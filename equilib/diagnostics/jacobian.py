@@ -11,6 +11,7 @@ train/eval modes are restored afterwards, so a diagnostic never changes the game
 from __future__ import annotations
 
 import contextlib
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 
@@ -105,7 +106,7 @@ def batched_rows(outputs: Sequence[Tensor], inputs: Sequence[Tensor], chunk: int
     for s in sizes:
         offsets.append(offsets[-1] + s)
     rows = torch.cat([torch.arange(offsets[k], offsets[k + 1]) for k in keep])
-    chunk = int(chunk or max(1, min(len(rows), 256)))
+    chunk = int(chunk or max(1, min(len(rows), 128)))
 
     def grads(block: Tensor, batched: bool) -> Tensor:
         m = len(block)
@@ -121,19 +122,37 @@ def batched_rows(outputs: Sequence[Tensor], inputs: Sequence[Tensor], chunk: int
                                   allow_unused=True, materialize_grads=True, is_grads_batched=batched)
         return torch.cat([o.reshape(m if batched else 1, -1) for o in out], dim=1)
 
-    batched = True
-    for lo in range(0, len(rows), chunk):
-        block = rows[lo:lo + chunk]
-        if batched:
-            try:
-                with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", message=".*performance drop.*")
-                    result[block] = grads(block, True)
-                continue
-            except RuntimeError:
-                batched = False  # an operation vmap cannot batch: fall back to a loop
+    # vmap is usually faster than a loop of backward passes, but not for every graph (a
+    # batched matrix-vector product can become a slow bmm): after one warm-up chunk, time
+    # one chunk of each and keep the faster.
+    def run_batched(block: Tensor) -> bool:
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*performance drop.*")
+                result[block] = grads(block, True)
+            return True
+        except RuntimeError:  # an operation vmap cannot batch
+            return False
+
+    def run_loop(block: Tensor) -> None:
         for r in block.tolist():
             result[r] = grads(torch.tensor([r]), False)[0]
+
+    lo, plan = 0, ["warm-up", "batched", "loop"]
+    timing = {"batched": float("inf"), "loop": float("inf")}
+    while lo < len(rows):
+        step = plan.pop(0) if plan else min(timing, key=timing.get)
+        size = min(chunk, 16) if step == "loop" else chunk
+        block = rows[lo:lo + size]
+        start = time.perf_counter()
+        if step == "loop" or not run_batched(block):
+            if step != "loop":
+                plan, timing["batched"] = [], float("inf")
+                timing["loop"] = 0.0
+            run_loop(block)
+        if step in timing and timing[step] == float("inf"):
+            timing[step] = (time.perf_counter() - start) / len(block)
+        lo += len(block)
     return result
 
 

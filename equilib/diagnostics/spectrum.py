@@ -31,8 +31,8 @@ WHICH = {
     "LM": "largest magnitude",
     "LR": "largest real part",
     "SR": "smallest real part",
-    "LI": "largest imaginary part (in absolute value: eigenvalues of a real J come in conjugate pairs)",
-    "SI": "smallest imaginary part (in absolute value)",
+    "LI": "largest (most positive) imaginary part",
+    "SI": "smallest (most negative) imaginary part",
 }
 
 
@@ -71,6 +71,31 @@ class _CountingOperator(sla.LinearOperator):
     def _matvec(self, x):
         self.matvecs += 1
         return self.fn(np.asarray(x, dtype=np.float64).reshape(-1))
+
+
+class _RotatedOperator(sla.LinearOperator):
+    """-i A on complex vectors, for a real operator A: its eigenvalues' real parts are A's imaginary parts.
+
+    Arnoldi for the largest (smallest) real part of -i A finds A's eigenvalues with the largest
+    (smallest) signed imaginary part; on the real A ARPACK pairs conjugates and cannot tell them apart.
+    """
+
+    def __init__(self, real: _CountingOperator):
+        super().__init__(dtype=np.complex128, shape=real.shape)
+        self.real = real
+
+    @property
+    def matvecs(self) -> int:
+        return self.real.matvecs
+
+    def _matvec(self, x):
+        x = np.asarray(x, dtype=np.complex128).reshape(-1)
+        out = np.zeros(x.shape, dtype=np.complex128)
+        if x.real.any():
+            out += self.real.matvec(x.real.copy())
+        if x.imag.any():
+            out += 1j * self.real.matvec(x.imag.copy())
+        return -1j * out
 
 
 def jacobian_operator(field: Field) -> _CountingOperator:
@@ -116,7 +141,8 @@ def eigenvalues(game: Game, *args, k: int | None = None, which: str = "LM", tol:
     ``which``. ``k``: the k eigenvalues selected by ``which`` (LM, LR, SR, LI, SI: scipy's
     codes) computed matrix-free by Arnoldi over Jacobian-vector products, so J is never
     stored; ``tol``, ``maxiter``, ``ncv`` go to ``scipy.sparse.linalg.eigs`` and ``seed`` fixes
-    its start vector. ``return_eigenvectors`` also returns the (d, k) complex eigenvectors
+    its start vector. LI and SI run Arnoldi on -i J (complex; two real products per step), since
+    ARPACK on the real J pairs conjugates. ``return_eigenvectors`` also returns the (d, k) complex eigenvectors
     (flattened parameter order). ``info`` (a dict) receives ``matvecs``, the number of
     Jacobian-vector products. Raises :class:`ArnoldiNoConvergence` (with the converged ones)
     instead of returning unconverged values.
@@ -137,7 +163,12 @@ def eigenvalues(game: Game, *args, k: int | None = None, which: str = "LM", tol:
         field = Field(game, args, create_graph=True)
         check_finite(game, vec.flatten(vec.detach(field.xi)), "the gradient xi")
         op = jacobian_operator(field)
-        out = arnoldi(op, k, which, tol, maxiter, ncv, seed, return_eigenvectors)
+        if which in ("LI", "SI"):
+            out = arnoldi(_RotatedOperator(op), k, "LR" if which == "LI" else "SR", tol, maxiter, ncv, seed,
+                          return_eigenvectors)
+            out = (1j * out[0], out[1]) if return_eigenvectors else 1j * out  # lambda = i mu
+        else:
+            out = arnoldi(op, k, which, tol, maxiter, ncv, seed, return_eigenvectors)
     if info is not None:
         info["matvecs"] = op.matvecs
     if return_eigenvectors:
@@ -149,7 +180,7 @@ def eigenvalues(game: Game, *args, k: int | None = None, which: str = "LM", tol:
 
 def _order(values: Tensor, which: str) -> Tensor:
     v = values.to(torch.complex128).numpy()
-    key = {"LM": -np.abs(v), "LR": -v.real, "SR": v.real, "LI": -np.abs(v.imag), "SI": np.abs(v.imag)}[which]
+    key = {"LM": -np.abs(v), "LR": -v.real, "SR": v.real, "LI": -v.imag, "SI": v.imag}[which]
     return torch.from_numpy(np.lexsort((v.imag, v.real, np.round(key, 12))).copy())
 
 

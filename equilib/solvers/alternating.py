@@ -31,6 +31,6 @@ class AltGD(Solver):
         for p in self.game.players:
             for _ in range(self.inner_steps[p]):
                 f = self.field(args, players=[p])
-                self.apply(f.xi, players=[p])
+                self.apply(f.xi, players=[p], checked=True)
                 losses.setdefault(p, f.losses[p])
         return losses

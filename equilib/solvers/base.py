@@ -163,12 +163,14 @@ class Solver:
         f.check_finite(self.steps)
         return f
 
-    def apply(self, direction: Vector, players: Sequence[str] | None = None) -> None:
+    def apply(self, direction: Vector, players: Sequence[str] | None = None, checked: bool = False) -> None:
         """Each player's base optimizer steps with its block of ``direction``.
 
-        The direction is checked finite first. Players' ``.grad`` are restored afterwards.
+        The direction is checked finite first, unless ``checked`` (it is a field
+        already checked). Players' ``.grad`` are restored afterwards.
         """
-        check_finite(self.game, direction, self.steps, "update direction")
+        if not checked:
+            check_finite(self.game, direction, self.steps, "update direction")
         for p in players or self.game.players:
             params = self.game.parameters(p)
             saved = [t.grad for t in params]

@@ -27,12 +27,12 @@ class Extragradient(Solver):
         theta = [t.detach().clone() for t in game.parameters()]
         f0 = self.field(args)
         buffers = [b.clone() for b in game.buffers()]
-        self.apply(f0.xi)
+        self.apply(f0.xi, checked=True)
         f1 = self.field(args)
         with torch.no_grad():
             for t, v in zip(game.parameters(), theta):
                 t.copy_(v)
             for b, v in zip(game.buffers(), buffers):
                 b.copy_(v)
-        self.apply(f1.xi)
+        self.apply(f1.xi, checked=True)
         return f0.losses

@@ -27,7 +27,7 @@ class Optimistic(Solver):
         params = self.game.parameters()
         f = self.field(args)
         before = [t.detach().clone() for t in params]
-        self.apply(f.xi)
+        self.apply(f.xi, checked=True)
         with torch.no_grad():
             move = [t - b for t, b in zip(params, before)]
             if self.previous is not None:

@@ -16,5 +16,5 @@ class SimGD(Solver):
 
     def _step(self, args):
         f = self.field(args)
-        self.apply(f.xi)
+        self.apply(f.xi, checked=True)
         return f.losses

@@ -1,0 +1,197 @@
+"""Hand-written plain-PyTorch steps of each method, the baseline for equilib's overhead.
+
+Written the way a researcher writes them in a training script: torch.autograd.grad on
+the two networks, torch.optim.SGD for the step. No equilib code.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+F = nn.functional
+
+
+class Setup:
+    """A 2-player MLP GAN game of about 100k parameters and a fixed batch."""
+
+    def __init__(self, seed=0, batch=256, latent=64):
+        torch.manual_seed(seed)
+        self.G = nn.Sequential(nn.Linear(latent, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 2))
+        self.D = nn.Sequential(nn.Linear(2, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 1))
+        self.z = torch.randn(batch, latent)
+        self.real = torch.randn(batch, 2)
+        self.gp, self.dp = list(self.G.parameters()), list(self.D.parameters())
+
+    def losses(self, G, D):
+        d_fake = D(G(self.z))
+        return F.softplus(-d_fake).mean(), F.softplus(-D(self.real)).mean() + F.softplus(d_fake).mean()
+
+    def equilib_losses(self, p, real):
+        d_fake = p["D"](p["G"](self.z))
+        return {"G": F.softplus(-d_fake).mean(), "D": F.softplus(-p["D"](real)).mean() + F.softplus(d_fake).mean()}
+
+
+def _set_grads(params, grads):
+    for p, g in zip(params, grads):
+        p.grad = g
+
+
+def _fields(s, create_graph=False):
+    lg, ld = s.losses(s.G, s.D)
+    gg = torch.autograd.grad(lg, s.gp, retain_graph=True, create_graph=create_graph)
+    gd = torch.autograd.grad(ld, s.dp, retain_graph=create_graph, create_graph=create_graph)
+    return list(gg) + list(gd)
+
+
+class Handwritten:
+    def __init__(self, s: Setup, lr=1e-3):
+        self.s = s
+        self.params = s.gp + s.dp
+        self.opt = torch.optim.SGD(self.params, lr=lr)
+        self.lr = lr
+        self.prev = None
+
+    def _step_with(self, direction):
+        _set_grads(self.params, [d.detach() for d in direction])
+        self.opt.step()
+
+    def simgd(self):
+        self._step_with(_fields(self.s))
+
+    def altgd(self):
+        s = self.s
+        _, ld = s.losses(s.G, s.D)
+        _set_grads(s.dp, torch.autograd.grad(ld, s.dp))
+        self.opt.step()
+        for p in s.dp:
+            p.grad = None
+        lg, _ = s.losses(s.G, s.D)
+        _set_grads(s.gp, torch.autograd.grad(lg, s.gp))
+        self.opt.step()
+        for p in s.gp:
+            p.grad = None
+
+    def extragradient(self):
+        saved = [p.detach().clone() for p in self.params]
+        self._step_with(_fields(self.s))
+        xi_half = _fields(self.s)
+        with torch.no_grad():
+            for p, v in zip(self.params, saved):
+                p.copy_(v)
+        self._step_with(xi_half)
+
+    def optimistic(self):
+        xi = _fields(self.s)
+        prev = xi if self.prev is None else self.prev
+        self._step_with([2 * a - b for a, b in zip(xi, prev)])
+        self.prev = xi
+
+    def _xi_and_jt(self):
+        xi = _fields(self.s, create_graph=True)
+        v = [x.detach() for x in xi]
+        return xi, v, torch.autograd.grad(xi, self.params, grad_outputs=v, retain_graph=True)
+
+    def consensus(self, gamma=1.0):
+        _, v, jt = self._xi_and_jt()
+        self._step_with([a + gamma * b for a, b in zip(v, jt)])
+
+    def hamiltonian(self):
+        _, _, jt = self._xi_and_jt()
+        self._step_with(jt)
+
+    def sga(self, lam=1.0):
+        xi, v, jt = self._xi_and_jt()
+        u = [torch.zeros_like(x, requires_grad=True) for x in xi]
+        jtu = torch.autograd.grad(xi, self.params, grad_outputs=u, create_graph=True)
+        jv = torch.autograd.grad(jtu, u, grad_outputs=v)
+        at = [(a - b) / 2 for a, b in zip(jt, jv)]
+        d = sum(p.numel() for p in self.params)
+        dot = lambda a, b: sum((x * y).sum() for x, y in zip(a, b))
+        sign = torch.sign(dot(v, jt) * dot(at, jt) / d + 0.1)
+        self._step_with([a + lam * sign * b for a, b in zip(v, at)])
+
+    def unrolled(self, k=5):
+        s = self.s
+        names = [n for n, _ in s.D.named_parameters()]
+        gnames = [n for n, _ in s.G.named_parameters()]
+        lg, ld = s.losses(s.G, s.D)
+        gd = torch.autograd.grad(ld, s.dp, retain_graph=True)
+        phi = list(s.dp)
+        gpar = dict(zip(gnames, s.gp))
+        G = lambda z: functional_call(s.G, gpar, (z,))
+        for _ in range(k):
+            D = lambda x, phi=phi: functional_call(s.D, dict(zip(names, phi)), (x,))
+            _, ldk = s.losses(G, D)
+            g = torch.autograd.grad(ldk, phi, create_graph=True)
+            phi = [p - self.lr * q for p, q in zip(phi, g)]
+        D = lambda x: functional_call(s.D, dict(zip(names, phi)), (x,))
+        lgk, _ = s.losses(G, D)
+        gg = torch.autograd.grad(lgk, s.gp)
+        self._step_with(list(gg) + list(gd))
+
+    def cgd(self, max_iter=10):
+        """CGD on the general-sum GAN game: GMRES with exactly ``max_iter`` iterations
+        (equilib's cgd with tol ~ 0 does the same work)."""
+        s = self.s
+        xi = _fields(s, create_graph=True)
+        v = [x.detach() for x in xi]
+        nG = len(s.gp)
+        u = [torch.zeros_like(x, requires_grad=True) for x in xi]
+        jtu = torch.autograd.grad(xi, self.params, grad_outputs=u, create_graph=True)
+
+        def jvp(vec):
+            return torch.autograd.grad(jtu, u, grad_outputs=vec, retain_graph=True)
+
+        zeros_g = [torch.zeros_like(p) for p in s.gp]
+        zeros_d = [torch.zeros_like(p) for p in s.dp]
+        e = self.lr
+
+        def matvec(x):  # (I - e^2 Dxy f Dyx g) x
+            y = list(jvp(list(x) + zeros_d))[nG:]
+            w = list(jvp(zeros_g + y))[:nG]
+            return [a - e * e * b for a, b in zip(x, w)]
+
+        rhs = [-e * (a - e * b) for a, b in zip(v[:nG], list(jvp(zeros_g + v[nG:]))[:nG])]
+        flat = lambda t: torch.cat([a.reshape(-1) for a in t])
+        shapes = [p.shape for p in s.gp]
+        sizes = [p.numel() for p in s.gp]
+        unflat = lambda f: [a.reshape(sh) for a, sh in zip(torch.split(f, sizes), shapes)]
+        b = flat(rhs)
+        bn = b.norm()
+        basis = [b / bn]
+        H = torch.zeros(max_iter + 1, max_iter)
+        for j in range(max_iter):
+            w = flat(matvec(unflat(basis[j])))
+            for i in range(j + 1):
+                H[i, j] = basis[i] @ w
+                w = w - H[i, j] * basis[i]
+            H[j + 1, j] = w.norm()
+            basis.append(w / H[j + 1, j])
+        e1 = torch.zeros(max_iter + 1)
+        e1[0] = bn
+        y = torch.linalg.lstsq(H, e1[:, None]).solution[:, 0]
+        dx = unflat(sum(c * q for c, q in zip(y, basis)))
+        dy = [-e * (a + c) for a, c in zip(v[nG:], list(jvp(dx + zeros_d))[nG:])]
+        self._step_with([-a / e for a in dx] + [-a / e for a in dy])
+
+    def lola(self, alpha=1e-3):
+        s = self.s
+        lg, ld = s.losses(s.G, s.D)
+        gg = torch.autograd.grad(lg, self.params, retain_graph=True, create_graph=True)
+        gd = torch.autograd.grad(ld, self.params, retain_graph=True, create_graph=True)
+        nG = len(s.gp)
+        xi = list(gg[:nG]) + list(gd[nG:])
+        v = [x.detach() for x in xi]
+        u = [torch.zeros_like(x, requires_grad=True) for x in xi]
+        jtu = torch.autograd.grad(xi, self.params, grad_outputs=u, create_graph=True)
+        zeros_g = [torch.zeros_like(p) for p in s.gp]
+        zeros_d = [torch.zeros_like(p) for p in s.dp]
+        la_g = torch.autograd.grad(jtu, u, grad_outputs=zeros_g + [alpha * a for a in v[nG:]], retain_graph=True)[:nG]
+        la_d = torch.autograd.grad(jtu, u, grad_outputs=[alpha * a for a in v[:nG]] + zeros_d, retain_graph=True)[nG:]
+        chi_g = torch.autograd.grad(xi, self.params, grad_outputs=zeros_g + [alpha * c.detach() for c in gg[nG:]],
+                                    retain_graph=True)[:nG]
+        chi_d = torch.autograd.grad(xi, self.params, grad_outputs=[alpha * c.detach() for c in gd[:nG]] + zeros_d)[nG:]
+        d = [a - b - c for a, b, c in zip(v[:nG], la_g, chi_g)] + [a - b - c for a, b, c in zip(v[nG:], la_d, chi_d)]
+        self._step_with(d)
