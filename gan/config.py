@@ -38,29 +38,35 @@ AMP_NAMES = ("bf16", "fp16")
 RESUMABLE_CHANGES = ("steps", "progress", "resume", "out", "threads")
 
 _MIXTURE_BASE: dict[str, Any] = {
-    "model": "mlp", "optimizer": "rmsprop", "lr": 1e-4, "batch_size": 512,
-    "latent_dim": 16, "width": 64, "depth": 3, "steps": 20000, "ema": 0.999,
+    "model": "mlp", "optimizer": "rmsprop", "lr": 1e-3, "batch_size": 512,
+    "latent_dim": 16, "width": 64, "depth": 3, "steps": 10000, "ema": 0.999,
     "eval_every": 2000, "eval_samples": 2500, "checkpoint_every": 2000,
 }
 
-#: Per data set defaults (fields of TrainConfig that are None until resolved).
+#: Per data set defaults (fields of TrainConfig that are None until resolved). The ring and
+#: grid values are the best found on this project's 2-core CPU (docs/gan_results.md):
+#: 3 x 64 ReLU MLPs, z in R^16, batch 512, RMSProp 1e-3, EMA 0.999 of the generator.
 DATA_DEFAULTS: dict[str, dict[str, Any]] = {
-    "gaussian1d": {**_MIXTURE_BASE, "steps": 5000},
+    "gaussian1d": {**_MIXTURE_BASE, "steps": 5000, "eval_every": 1000, "checkpoint_every": 1000},
     "ring": dict(_MIXTURE_BASE),
-    "grid": dict(_MIXTURE_BASE),
+    "grid": {**_MIXTURE_BASE, "steps": 20000},
     "digits": {
-        "model": "dcgan", "image_size": 16, "optimizer": "adam", "lr": 2e-4, "beta1": 0.5,
-        "beta2": 0.999, "batch_size": 64, "latent_dim": 32, "steps": 3000, "ema": 0.999,
+        "model": "dcgan", "image_size": 16, "width": 32, "optimizer": "adam", "lr": 2e-4, "beta1": 0.5,
+        "beta2": 0.999, "batch_size": 64, "latent_dim": 32, "steps": 2000, "ema": 0.999,
         "eval_every": 500, "eval_samples": 1000, "checkpoint_every": 500,
     },
 }
 for _name in ("mnist", "fashion-mnist", "folder"):
-    DATA_DEFAULTS[_name] = {**DATA_DEFAULTS["digits"], "image_size": 32, "latent_dim": 100,
+    DATA_DEFAULTS[_name] = {**DATA_DEFAULTS["digits"], "image_size": 32, "width": 64, "latent_dim": 100,
                             "steps": 20000, "eval_every": 1000, "checkpoint_every": 1000}
 DATA_DEFAULTS["cifar10"] = dict(DATA_DEFAULTS["mnist"])
 
 #: Overrides for a (data set, solver) pair, applied on top of DATA_DEFAULTS.
 SOLVER_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {}
+for _data in ("gaussian1d", "ring", "grid", "digits"):
+    SOLVER_DEFAULTS[(_data, "consensus")] = {"gamma": 10.0 if _data != "digits" else 1.0}
+    SOLVER_DEFAULTS[(_data, "sga")] = {"lam": 1.0}
+    SOLVER_DEFAULTS[(_data, "unrolled")] = {"unroll_steps": 5}
 
 
 @dataclass

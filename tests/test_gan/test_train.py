@@ -130,7 +130,7 @@ def test_resume_errors(tmp_path):
     with pytest.raises(T.RunError, match="holds no run"):
         T.train(resume=tmp_path / "empty")
     T.train(steps=3, out=str(tmp_path / "r"), solver="simgd", **TINY)
-    with pytest.raises(T.RunError, match=r"solver: saved 'simgd', given 'consensus'.*lr_d: saved 0.0001, given 0.5"):
+    with pytest.raises(T.RunError, match=r"solver: saved 'simgd', given 'consensus'.*lr_d: saved 0.001, given 0.5"):
         T.train(resume=tmp_path / "r", steps=6, solver="consensus", lr_d=0.5)
     with pytest.raises(T.RunError, match="already holds a run"):
         T.train(steps=3, out=str(tmp_path / "r"), solver="simgd", **TINY)
