@@ -1,6 +1,6 @@
 """gan: GANs as equilib games, trained by any equilib solver.
 
-    import gan, equilib as eq
+    import torch, equilib as eq, gan
     data = gan.load_dataset("ring")
     G, D = gan.build_models("mlp", data.shape, latent_dim=16)
     game = gan.GANGame(G, D, loss="nonsaturating", seed=0)
