@@ -55,14 +55,15 @@ class Field:
         self.game = game
         self.create_graph = create_graph
         self.players = tuple(game.players if players is None else players)
-        self.losses, self.inputs = game.evaluate(tensors, *args)
-        xi: Vector = []
-        for name in game.players:
-            block = self.inputs[game.slice(name)]
-            if name in self.players:
-                xi += _grad(self.losses[name], block, create_graph=create_graph)
-            else:
-                xi += [torch.zeros_like(t) for t in block]
+        with torch.enable_grad():  # also inside a caller's no_grad block
+            self.losses, self.inputs = game.evaluate(tensors, *args)
+            xi: Vector = []
+            for name in game.players:
+                block = self.inputs[game.slice(name)]
+                if name in self.players:
+                    xi += _grad(self.losses[name], block, create_graph=create_graph)
+                else:
+                    xi += [torch.zeros_like(t) for t in block]
         self.xi = xi
         self._dummy: Vector | None = None
         self._jtu: Vector | None = None

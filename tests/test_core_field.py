@@ -156,3 +156,15 @@ def test_linear_game_has_zero_jacobian():
     f = eq.Field(game, create_graph=True)
     v = [torch.ones(2), torch.ones(1)]
     assert all(not t.any() for t in f.jvp(v) + f.vjp(v))
+
+
+@pytest.mark.parametrize("name", sorted(eq.SOLVERS))
+def test_solvers_work_inside_no_grad(name):
+    inside, outside = eq.games.xy(dtype=torch.float64), eq.games.xy(dtype=torch.float64)
+    a, b = eq.make_solver(name, inside, lr=0.1), eq.make_solver(name, outside, lr=0.1)
+    for _ in range(2):
+        with torch.no_grad():
+            a.step()
+        b.step()
+    assert all(torch.equal(x, y) for x, y in zip(inside.parameters(), outside.parameters()))
+    assert not all(float(t) == 1.0 for t in inside.parameters())

@@ -120,7 +120,8 @@ class Solver:
         """
         snapshot = self._snapshot() if self.multistage else None
         try:
-            losses = self._step(args)
+            with torch.enable_grad():  # solvers differentiate, also inside a caller's no_grad
+                losses = self._step(args)
         except NonFiniteError:
             if snapshot is not None:
                 self._restore(snapshot)
