@@ -197,3 +197,33 @@ def test_bad_names_and_options():
         load_dataset("ring", image_size=16)
     with pytest.raises(DataError, match="backend must be"):
         load_dataset("mnist", root=".", backend="tf")
+
+
+def test_test_splits(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    images = np.full((2, 28, 28), 255, dtype=np.uint8)
+    write_idx(raw / "t10k-images-idx3-ubyte", images)
+    write_idx(raw / "t10k-labels-idx1-ubyte", np.array([7, 1], dtype=np.uint8))
+    d = load_dataset("mnist", root=tmp_path, image_size=16, train=False)
+    assert d.labels.tolist() == [7, 1] and torch.allclose(d.images, torch.ones_like(d.images))
+    with pytest.raises(DatasetNotFoundError, match="train-images-idx3-ubyte"):
+        load_dataset("mnist", root=tmp_path)  # the training files are not there
+    with open(tmp_path / "test_batch", "wb") as f:
+        pickle.dump({b"data": np.zeros((3, 3072), dtype=np.uint8), b"labels": [0, 1, 2]}, f)
+    c = load_dataset("cifar10", root=tmp_path, train=False)
+    assert len(c) == 3 and bool((c.images == -1).all())
+
+
+def test_folder_centre_crop_and_unreadable_file(tmp_path):
+    from PIL import Image
+
+    im = Image.new("RGB", (30, 10), (255, 0, 0))
+    im.paste((0, 255, 0), (10, 0, 20, 10))   # middle third green
+    im.paste((0, 0, 255), (20, 0, 30, 10))   # right third blue
+    im.save(tmp_path / "wide.png")
+    d = load_dataset("folder", root=tmp_path, image_size=16)
+    torch.testing.assert_close(d.images[0].mean(dim=(1, 2)), torch.tensor([-1.0, 1.0, -1.0]))  # the centre: green
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="cannot read image .*broken.png"):
+        load_dataset("folder", root=tmp_path, image_size=16)
