@@ -13,7 +13,6 @@ may extend it). Errors in the options, the data or the run folder are printed as
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -37,10 +36,9 @@ def _key_value(text: str) -> tuple[str, Any]:
 
 
 def _has_diagnostics() -> bool:
-    try:
-        return importlib.util.find_spec("equilib.diagnostics") is not None
-    except (ImportError, ValueError):  # pragma: no cover
-        return False
+    from gan.train import diagnostics_available
+
+    return diagnostics_available()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--lr", type=float, help="learning rate of both players")
     g.add_argument("--lr-g", type=float, help="generator learning rate (overrides --lr)")
     g.add_argument("--lr-d", type=float, help="discriminator learning rate (overrides --lr)")
+    g.add_argument("--lr-decay-at", type=int, metavar="STEP",
+                   help="from STEP on, multiply the learning rates by --lr-decay-factor")
+    g.add_argument("--lr-decay-factor", type=float, help="learning-rate factor after --lr-decay-at (default 0.1)")
     g.add_argument("--beta1", type=float, help="Adam beta1")
     g.add_argument("--beta2", type=float, help="Adam beta2")
     g.add_argument("--momentum", type=float, help="momentum of sgd (may be negative) or rmsprop")

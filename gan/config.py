@@ -49,7 +49,7 @@ _MIXTURE_BASE: dict[str, Any] = {
 DATA_DEFAULTS: dict[str, dict[str, Any]] = {
     "gaussian1d": {**_MIXTURE_BASE, "steps": 5000, "eval_every": 1000, "checkpoint_every": 1000},
     "ring": dict(_MIXTURE_BASE),
-    "grid": {**_MIXTURE_BASE, "steps": 20000},
+    "grid": {**_MIXTURE_BASE, "steps": 20000, "lr_decay_at": 15000, "lr_decay_factor": 0.1},
     "digits": {
         "model": "dcgan", "image_size": 16, "width": 32, "optimizer": "adam", "lr": 2e-4, "beta1": 0.5,
         "beta2": 0.999, "batch_size": 64, "latent_dim": 32, "steps": 2000, "ema": 0.999,
@@ -99,6 +99,8 @@ class TrainConfig:
     lr: float | None = None
     lr_g: float | None = None
     lr_d: float | None = None
+    lr_decay_at: int | None = None    # from this step on, the learning rates are multiplied by lr_decay_factor
+    lr_decay_factor: float | None = None
     beta1: float | None = None
     beta2: float | None = None
     momentum: float | None = None
@@ -178,6 +180,8 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None:
                 _number(name, v, low=0.0, low_open=True)
+        if self.lr_decay_factor is not None:
+            _number("lr_decay_factor", self.lr_decay_factor, low=0.0, low_open=True)
         for name in ("gamma", "lam", "label_smoothing", "r1", "r2", "gp_weight", "instance_noise", "alpha"):
             v = getattr(self, name)
             if v is not None:
@@ -195,7 +199,7 @@ class TrainConfig:
             if not -1.0 < self.momentum < 1.0:
                 raise ConfigError(f"momentum must be in (-1, 1), got {self.momentum!r}")
         for name in ("batch_size", "steps", "latent_dim", "width", "depth", "unroll_steps", "d_steps",
-                     "g_steps", "eval_every", "eval_samples", "checkpoint_every", "image_size"):
+                     "g_steps", "eval_every", "eval_samples", "checkpoint_every", "image_size", "lr_decay_at"):
             v = getattr(self, name)
             if v is not None:
                 _integer(name, v, low=1)

@@ -449,6 +449,22 @@ def _norm(v: Any) -> Any:
     return v
 
 
+def _set_learning_rates(b: Built, done: int) -> None:
+    """Step decay: eta_i = lr_i while fewer than ``lr_decay_at`` steps are done, then lr_i * lr_decay_factor.
+
+    Depends only on the step count, so a resumed run follows the same schedule.
+    """
+    cfg = b.config
+    if cfg.lr_decay_at is None:
+        return
+    factor = (cfg.lr_decay_factor if cfg.lr_decay_factor is not None else 0.1) if done >= cfg.lr_decay_at else 1.0
+    for player, base in (("G", cfg.lr_g), ("D", cfg.lr_d)):
+        lr = base * factor
+        b.solver.lr[player] = lr
+        for group in b.solver.optimizers[player].param_groups:
+            group["lr"] = lr
+
+
 def _autocast(cfg: TrainConfig, device: torch.device):
     if cfg.amp is None:
         return contextlib.nullcontext()
@@ -478,6 +494,7 @@ def _loop(b: Built, run: Path, start: int, seconds: float, history: list[dict[st
             save_checkpoint(_state(b, 0, 0.0), ckpt)
             last_ckpt = (str(ckpt), 0)
         while step < cfg.steps:
+            _set_learning_rates(b, step)
             real = b.data.sample(cfg.batch_size, b.data_generator).to(b.device)
             if cfg.channels_last and real.dim() == 4:
                 real = real.contiguous(memory_format=torch.channels_last)
@@ -516,14 +533,33 @@ def _loop(b: Built, run: Path, start: int, seconds: float, history: list[dict[st
     return TrainResult(run, step, time.perf_counter() - t0, metrics, history)
 
 
-def _diagnostics(b: Built, run: Path):
-    """A callable ``(step, batch)`` recording equilib diagnostics, or an error if they are missing."""
+def diagnostics_available() -> bool:
+    """True when this equilib has ``equilib.diagnostics.Recorder``."""
     try:
-        from equilib import diagnostics  # noqa: F401 - optional core module
+        from equilib import diagnostics
     except ImportError:
-        raise ConfigError("diagnostics_every needs equilib.diagnostics, which this equilib does not have") from None
-    from gan._diagnostics import make_recorder
-    return make_recorder(b, run)
+        return False
+    return hasattr(diagnostics, "Recorder")
+
+
+def _diagnostics(b: Built, run: Path):
+    """A callable ``(step, batch)`` recording equilib diagnostics to ``RUN/diagnostics.jsonl``."""
+    if not diagnostics_available():
+        raise ConfigError("diagnostics_every needs equilib.diagnostics.Recorder, which this equilib "
+                          "does not have; leave diagnostics_every at 0")
+    from equilib.diagnostics import Recorder
+
+    recorder = Recorder(b.solver)
+    path = run / "diagnostics.jsonl"
+
+    def record(step: int, batch: torch.Tensor) -> None:
+        with _eval_mode(b.G, b.D):  # BatchNorm in train mode breaks double backward (STYLE.md)
+            rec = recorder.record(batch)
+        with open(path, "a") as fh:
+            fh.write(json.dumps({"step": step, **_jsonable(rec if isinstance(rec, Mapping) else {"value": rec})})
+                     + "\n")
+
+    return record
 
 
 # ---------------------------------------------------------------------------------------------

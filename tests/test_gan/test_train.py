@@ -42,7 +42,7 @@ def _assert_states_equal(a, b):
 
 @pytest.mark.parametrize("solver,extra", [
     ("consensus", dict(optimizer="rmsprop", gamma=10.0, ema=0.9, uniform_average_from=3)),
-    ("optimistic", dict(optimizer="adam", beta1=0.5)),
+    ("optimistic", dict(optimizer="adam", beta1=0.5, lr_decay_at=8, lr_decay_factor=0.5)),
     ("extragradient", dict(optimizer="sgd", momentum=-0.3, lr=0.01)),
 ])
 def test_resume_is_bit_identical(tmp_path, solver, extra):
@@ -57,6 +57,9 @@ def test_resume_is_bit_identical(tmp_path, solver, extra):
     b = ck.load_checkpoint(tmp_path / "half" / T.CHECKPOINT)
     assert a["step"] == b["step"] == 2 * n
     _assert_states_equal(a, b)
+    if "lr_decay_at" in extra:  # the step decay is in force after step 8 in both runs
+        lr = TrainConfig(**{**opts, "steps": 2 * n}).resolved().lr_g * extra["lr_decay_factor"]
+        assert a["solver"]["optimizers"]["G"]["param_groups"][0]["lr"] == lr
     # and the evaluation logs agree on every step evaluated in both
     la = [json.loads(x) for x in (tmp_path / "full" / T.METRICS).read_text().splitlines()]
     lb = [json.loads(x) for x in (tmp_path / "half" / T.METRICS).read_text().splitlines()]
