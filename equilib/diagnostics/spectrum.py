@@ -121,7 +121,7 @@ def arnoldi(op: sla.LinearOperator, k: int, which: str, tol: float = 0.0, maxite
     """k eigenvalues of ``op`` by ARPACK's implicitly restarted Arnoldi; clear error if it does not converge."""
     n = op.shape[0]
     v0 = np.random.default_rng(seed).standard_normal(n)
-    maxiter = maxiter if maxiter is not None else max(10 * n, 1000)
+    maxiter = maxiter if maxiter is not None else min(10 * n, 1000)
     try:
         out = sla.eigs(op, k=k, which=which, tol=tol, maxiter=maxiter, ncv=ncv, v0=v0,
                        return_eigenvectors=return_eigenvectors)
