@@ -13,10 +13,14 @@
 from equilib.diagnostics.errors import ArnoldiNoConvergence, DiagnosticsError, NonFiniteJacobianError
 from equilib.diagnostics.jacobian import jacobian
 from equilib.diagnostics.spectrum import WHICH, Decomposition, decompose, eigenvalues, jacobian_operator
+from equilib.diagnostics.plots import plot_eigenvalues, plot_step_size_scan, plot_trajectory
+from equilib.diagnostics.recorder import Recorder, path_angle
+from equilib.diagnostics.scan import ScanResult, step_size_scan
 from equilib.diagnostics.update_maps import spectral_radius, update_map
 
 __all__ = [
     "jacobian", "eigenvalues", "decompose", "Decomposition", "jacobian_operator", "WHICH",
-    "update_map", "spectral_radius",
+    "update_map", "spectral_radius", "step_size_scan", "ScanResult", "Recorder", "path_angle",
+    "plot_eigenvalues", "plot_step_size_scan", "plot_trajectory",
     "DiagnosticsError", "NonFiniteJacobianError", "ArnoldiNoConvergence",
 ]

@@ -131,6 +131,16 @@ def arnoldi(op: sla.LinearOperator, k: int, which: str, tol: float = 0.0, maxite
     return out
 
 
+def arnoldi_jacobian(op: _CountingOperator, k: int, which: str, tol: float = 0.0, maxiter: int | None = None,
+                     ncv: int | None = None, seed: int = 0, return_eigenvectors: bool = False):
+    """k eigenvalues of the real operator ``op`` selected by ``which`` (LI/SI through -i op)."""
+    if which in ("LI", "SI"):
+        out = arnoldi(_RotatedOperator(op), k, "LR" if which == "LI" else "SR", tol, maxiter, ncv, seed,
+                      return_eigenvectors)
+        return (1j * out[0], out[1]) if return_eigenvectors else 1j * out  # lambda = i mu
+    return arnoldi(op, k, which, tol, maxiter, ncv, seed, return_eigenvectors)
+
+
 def eigenvalues(game: Game, *args, k: int | None = None, which: str = "LM", tol: float = 0.0,
                 maxiter: int | None = None, ncv: int | None = None, seed: int = 0,
                 eval_mode: bool = False, max_bytes: int | None = None,
@@ -163,12 +173,7 @@ def eigenvalues(game: Game, *args, k: int | None = None, which: str = "LM", tol:
         field = Field(game, args, create_graph=True)
         check_finite(game, vec.flatten(vec.detach(field.xi)), "the gradient xi")
         op = jacobian_operator(field)
-        if which in ("LI", "SI"):
-            out = arnoldi(_RotatedOperator(op), k, "LR" if which == "LI" else "SR", tol, maxiter, ncv, seed,
-                          return_eigenvectors)
-            out = (1j * out[0], out[1]) if return_eigenvectors else 1j * out  # lambda = i mu
-        else:
-            out = arnoldi(op, k, which, tol, maxiter, ncv, seed, return_eigenvectors)
+        out = arnoldi_jacobian(op, k, which, tol, maxiter, ncv, seed, return_eigenvectors)
     if info is not None:
         info["matvecs"] = op.matvecs
     if return_eigenvectors:
