@@ -62,7 +62,7 @@ def plot_eigenvalues(values, path, unit_circle: bool = False, title: str | None 
     ax.set_ylabel("imaginary part")
     ax.set_title(title or ("update-map eigenvalues" if unit_circle else "game Jacobian eigenvalues"))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     return _save(fig, path)
 
 
@@ -73,7 +73,7 @@ def plot_step_size_scan(scan, path, title: str | None = None, log_y: bool = True
     fig = Figure(figsize=(6.4, 4.2))
     ax = fig.add_subplot()
     for label, rho in scan.rho.items():
-        ax.plot(scan.etas, rho, marker=".", ms=4, lw=1.4, label=label)
+        ax.plot(scan.etas, rho, marker=".", ms=3, lw=1.4, label=label)
     ax.axhline(1.0, color="k", lw=1, ls="--", label="rho = 1 (no contraction)")
     ax.axhspan(ax.get_ylim()[0] if not log_y else 1e-3, 1.0, color="tab:green", alpha=0.06)
     if log_y:
@@ -85,7 +85,7 @@ def plot_step_size_scan(scan, path, title: str | None = None, log_y: bool = True
     ax.set_ylabel("predicted contraction per step rho(eta)")
     ax.set_title(title or "step-size scan: below the dashed line the solver converges locally")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     return _save(fig, path)
 
 
@@ -106,8 +106,9 @@ def plot_trajectory(recorder_or_rows, path, title: str | None = None) -> Path:
     fig = Figure(figsize=(7.0, 2.4 * panels))
     axes = [fig.add_subplot(panels, 1, i + 1) for i in range(panels)]
     for j in range(k):
-        axes[0].plot(steps, ev[:, j].real, marker=".", lw=1)
-        axes[1].plot(steps, ev[:, j].imag, marker=".", lw=1)
+        # points, not lines: the k-th largest eigenvalue is not the same one from record to record
+        axes[0].plot(steps, ev[:, j].real, marker="o", ms=3, ls="none", color="tab:blue")
+        axes[1].plot(steps, ev[:, j].imag, marker="o", ms=3, ls="none", color="tab:purple")
     axes[0].axhline(0, color="k", lw=0.8, ls="--")
     axes[0].set_ylabel("Re(eigenvalue)")
     axes[1].set_ylabel("Im(eigenvalue)")

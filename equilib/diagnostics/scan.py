@@ -48,9 +48,12 @@ class ScanResult:
         i = int(np.argmin(self.rho[label]))
         return float(self.etas[i]), float(self.rho[label][i])
 
-    def converging(self, label: str) -> np.ndarray:
-        """The scanned step sizes at which ``label`` is predicted to converge (rho < 1)."""
-        return self.etas[self.rho[label] < 1.0]
+    def converging(self, label: str, margin: float = 1e-9) -> np.ndarray:
+        """The scanned step sizes at which ``label`` is predicted to converge (rho < 1 - margin;
+        the margin keeps rho = 1 up to rounding, e.g. altgd's cycles, out)."""
+        if label not in self.rho:
+            raise DiagnosticsError(f"unknown solver label {label!r}; scanned: {list(self.rho)}")
+        return self.etas[self.rho[label] < 1.0 - margin]
 
     def rows(self) -> list[dict]:
         """One dict per step size: ``{"eta": ..., label: rho, ...}`` (for CSV)."""
