@@ -22,7 +22,7 @@ from equilib.diagnostics.errors import DiagnosticsError, NonFiniteJacobianError
 from equilib.field import Field
 from equilib.game import Game
 
-__all__ = ["jacobian", "player_ranges", "preserved", "check_finite", "DEFAULT_MAX_BYTES", "dense_size_check"]
+__all__ = ["jacobian", "player_ranges", "preserved", "check_finite", "check_field", "DEFAULT_MAX_BYTES", "dense_size_check"]
 
 DEFAULT_MAX_BYTES = 2**30  # 1 GiB for one dense d x d float64 matrix: d up to about 11,500
 
@@ -49,6 +49,14 @@ def check_finite(game: Game, flat: Tensor, what: str) -> None:
         if not bool(torch.isfinite(flat[lo:hi]).all()):
             raise NonFiniteJacobianError(name, what)
     raise NonFiniteJacobianError(game.players[-1], what)  # pragma: no cover - unreachable
+
+
+def check_field(game: Game, field: Field) -> None:
+    """Losses and xi of a Field finite, or :class:`NonFiniteJacobianError` naming the player."""
+    for name in game.players:
+        if not bool(torch.isfinite(field.losses[name].detach()).all()):
+            raise NonFiniteJacobianError(name, "the loss")
+    check_finite(game, torch.cat([x.detach().reshape(-1) for x in field.xi]), "the gradient xi")
 
 
 def dense_size_check(game: Game, n: int, max_bytes: int | None, what: str = "dense Jacobian") -> None:
@@ -169,7 +177,7 @@ def jacobian(game: Game, *args, eval_mode: bool = False, max_bytes: int | None =
     dense_size_check(game, d, max_bytes)
     with preserved(game, eval_mode):
         field = Field(game, args, create_graph=True)
-        check_finite(game, torch.cat([x.detach().reshape(-1) for x in field.xi]), "the gradient xi")
+        check_field(game, field)
         J = batched_rows(field.xi, field.inputs, chunk)
     check_finite(game, J, "the Jacobian J (rows)")
     return J

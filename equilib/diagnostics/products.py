@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from equilib import vec
-from equilib.diagnostics.jacobian import batched_rows, check_finite, player_ranges, preserved
+from equilib.diagnostics.jacobian import batched_rows, check_field, check_finite, player_ranges, preserved
 from equilib.field import Field
 from equilib.game import Game
 
@@ -35,10 +35,10 @@ class Products:
         self.game, self.dense = game, dense
         with preserved(game, eval_mode):
             self.field = Field(game, args, create_graph=True)
+        check_field(game, self.field)
         xi = vec.detach(self.field.xi)
         self.like = xi
         self.xi = vec.flatten(xi).to(torch.float64)
-        check_finite(game, self.xi, "the gradient xi")
         self.d = self.xi.numel()
         self.ranges = player_ranges(game)
         self.calls = 0

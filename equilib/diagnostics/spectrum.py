@@ -21,7 +21,7 @@ from torch import Tensor
 
 from equilib import vec
 from equilib.diagnostics.errors import ArnoldiNoConvergence, DiagnosticsError
-from equilib.diagnostics.jacobian import check_finite, jacobian, preserved
+from equilib.diagnostics.jacobian import check_field, check_finite, jacobian, preserved
 from equilib.field import Field
 from equilib.game import Game
 
@@ -171,7 +171,7 @@ def eigenvalues(game: Game, *args, k: int | None = None, which: str = "LM", tol:
     k = check_k(k, d)
     with preserved(game, eval_mode):
         field = Field(game, args, create_graph=True)
-        check_finite(game, vec.flatten(vec.detach(field.xi)), "the gradient xi")
+        check_field(game, field)
         op = jacobian_operator(field)
         out = arnoldi_jacobian(op, k, which, tol, maxiter, ncv, seed, return_eigenvectors)
     if info is not None:
