@@ -15,7 +15,7 @@ from torch import Tensor
 from equilib.errors import GameError
 from equilib.game import Game, ZeroSumGame
 
-__all__ = ["xy", "bilinear", "quadratic", "monotone_quadratic", "random_quadratic", "dirac_gan", "cyclic"]
+__all__ = ["xy", "bilinear", "quadratic", "monotone_quadratic", "random_quadratic", "dirac_gan", "cyclic", "tandem"]
 
 
 def _t(value, dtype, device) -> Tensor:
@@ -222,4 +222,22 @@ def cyclic(n: int = 3, mu: float = 0.1, x0=None, dtype: torch.dtype | None = Non
         K[i, (i - 1) % n] -= 1.0
     game.known_jacobian = mu * torch.eye(n, dtype=dtype, device=device) + K
     game.equilibrium = {name: torch.zeros(1, dtype=dtype, device=device) for name in names}
+    return game
+
+
+def tandem(x: float = 0.0, y: float = 0.0, dtype: torch.dtype | None = None, device=None) -> Game:
+    """Tandem (Letcher et al. 2019): L_x = (x + y)^2 - 2x, L_y = (x + y)^2 - 2y.
+
+    xi = (2(x + y) - 2, 2(x + y) - 2): every point of the line x + y = 1 is a fixed
+    point, J = [[2, 2], [2, 2]]. LOLA's shaping term is 4 alpha there, so LOLA moves
+    off the fixed points; look-ahead and SOS do not.
+    """
+    dtype = dtype or torch.get_default_dtype()
+
+    def losses(p):
+        s = (p["x"] + p["y"]).sum()
+        return {"x": s * s - 2 * p["x"].sum(), "y": s * s - 2 * p["y"].sum()}
+
+    game = Game({"x": _t([x], dtype, device), "y": _t([y], dtype, device)}, losses)
+    game.known_jacobian = torch.tensor([[2.0, 2.0], [2.0, 2.0]], dtype=dtype, device=device)
     return game

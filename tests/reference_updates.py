@@ -130,3 +130,20 @@ def lola(g, th, lr, alpha):
             d[si] -= alpha[j] * g.M[si, sj] @ x[sj]
             d[si] -= alpha[j] * g.M[sj, si].T @ g.cross(th, i, j)
     return th - etas(g, lr) * d
+
+
+def sos(g, th, lr, alpha, a=0.5, b=0.1):
+    """Letcher et al. 2019, Algorithm 1, with per-opponent alpha folded into chi."""
+    x = g.xi(th)
+    xi0 = x.copy()
+    chi = np.zeros_like(x)
+    for i, si in enumerate(g.blocks):
+        for j, sj in enumerate(g.blocks):
+            if i == j:
+                continue
+            xi0[si] -= alpha[j] * g.M[si, sj] @ x[sj]
+            chi[si] += alpha[j] * g.M[sj, si].T @ g.cross(th, i, j)
+    inner = chi @ xi0
+    p1 = 1.0 if inner <= 0 else min(1.0, a * (xi0 @ xi0) / inner)
+    p2 = x @ x if np.linalg.norm(x) < b else 1.0
+    return th - etas(g, lr) * (xi0 - min(p1, p2) * chi)

@@ -173,3 +173,45 @@ def test_sga_equals_consensus_on_bilinear():
         sa.step()
         sb.step()
     np.testing.assert_allclose(theta(a), theta(b), rtol=1e-12, atol=1e-14)
+
+
+def run_sos(game_name, a, b, steps):
+    game, g = GAMES[game_name]()
+    lr, lrs = lr_for(game, True)
+    solver = eq.solvers.SOS(game, lr=lr, alpha=0.3, a=a, b=b)
+    th = theta(game)
+    ps = []
+    for _ in range(steps):
+        solver.step()
+        ps.append(solver.last_p)
+        th = ref.sos(g, th, lrs, [0.3] * len(lrs), a=a, b=b)
+        np.testing.assert_allclose(theta(game), th, rtol=1e-12, atol=1e-13)
+    return ps
+
+
+@pytest.mark.parametrize("game_name", list(GAMES))
+@pytest.mark.parametrize("a,b", [(0.5, 0.1), (0.05, 0.9)])
+def test_sos(game_name, a, b):
+    run_sos(game_name, a, b, STEPS)
+
+
+@pytest.mark.parametrize("game_name,a,b,branch", [
+    ("xy", 0.5, 0.1, "p2"), ("bilinear", 0.05, 0.9, "p2"), ("quadratic2", 0.05, 0.1, "p1")])
+def test_sos_scaled_branches_match(game_name, a, b, branch):
+    """The runs reach p < 1 (p2 = |xi|^2 near a fixed point; p1 when shaping opposes look-ahead)."""
+    assert min(run_sos(game_name, a, b, 150)) < 1.0
+
+
+def test_sos_keeps_fixed_points_that_lola_leaves():
+    """Tandem (Letcher et al. 2019): x + y = 1 are fixed points; LOLA settles at x + y = 4/3."""
+    lola_game, sos_game = eq.games.tandem(0.0, 0.0, dtype=torch.float64), eq.games.tandem(0.0, 0.0, dtype=torch.float64)
+    lola = eq.solvers.LOLA(lola_game, lr=0.05, alpha=0.1)
+    sos = eq.solvers.SOS(sos_game, lr=0.05, alpha=0.1)
+    for _ in range(2000):
+        lola.step()
+        sos.step()
+    assert float(sum(sos_game.parameters())) == pytest.approx(1.0, abs=1e-9)
+    assert float(sum(lola_game.parameters())) == pytest.approx(4.0 / 3.0, abs=1e-9)
+    still = eq.games.tandem(0.25, 0.75, dtype=torch.float64)
+    eq.solvers.SOS(still, lr=0.05, alpha=0.1).step()
+    assert [float(t) for t in still.parameters()] == [0.25, 0.75]

@@ -11,14 +11,14 @@ from equilib.solvers.base import Solver
 from equilib.solvers.cgd import CGD
 from equilib.solvers.consensus import SGA, Consensus, Hamiltonian
 from equilib.solvers.extragradient import Extragradient
-from equilib.solvers.lola import LOLA
+from equilib.solvers.lola import LOLA, SOS
 from equilib.solvers.optimistic import Optimistic
 from equilib.solvers.simultaneous import SimGD
 from equilib.solvers.unrolled import Unrolled
 
 __all__ = [
     "SOLVERS", "make_solver", "Solver", "SimGD", "AltGD", "Extragradient", "Optimistic",
-    "Consensus", "Hamiltonian", "SGA", "Unrolled", "CGD", "LOLA",
+    "Consensus", "Hamiltonian", "SGA", "Unrolled", "CGD", "LOLA", "SOS",
 ]
 
 SOLVERS: dict[str, type[Solver]] = {

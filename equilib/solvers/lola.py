@@ -1,4 +1,4 @@
-"""Learning with opponent-learning awareness (Foerster et al. 2018), n players."""
+"""Opponent shaping: LOLA (Foerster et al. 2018) and SOS (Letcher et al. 2019), n players."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import torch
 
 from equilib import vec
 from equilib.errors import SolverError
+from equilib.field import Field
 from equilib.solvers.base import Solver, per_player
 
 
@@ -25,40 +26,68 @@ class LOLA(Solver):
     def _check_options(self):
         a = self.options["alpha"]
         if len(self.game.players) < 2:
-            raise SolverError("lola needs at least two players")
+            raise SolverError(f"{self.name} needs at least two players")
         if a is not None:
             def check(p, v):
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
                     raise SolverError(f"alpha for player {p!r} must be a number >= 0, got {v!r}")
             per_player(a, self.game.players, "alpha", check)
 
-    def _step(self, args):
+    def _terms(self, f: Field):
+        """(xi, look-ahead direction (I - H_o diag(alpha)) xi, shaping term chi)."""
         game = self.game
         alpha = per_player(self.options["alpha"] if self.options["alpha"] is not None else self.lr,
                            game.players, "alpha")
-        f = self.field(args, create_graph=True)
+        owner = [p for p in game.players for _ in game.parameters(p)]
         xi = vec.detach(f.xi)
-        direction = list(xi)
-        for j in game.players:  # look-ahead: - sum_{j != i} alpha_j J_ij xi_j
+        lookahead = list(xi)
+        for j in game.players:  # - sum_{j != i} alpha_j J_ij xi_j
             sj = game.slice(j)
             jv = f.jvp(vec.scale(vec.restrict(xi, sj), alpha[j]))
-            for k in range(len(direction)):
-                if not sj.start <= k < sj.stop:
-                    direction[k] = direction[k] - jv[k]
-        for i in game.players:  # shaping: - chi_i
+            for k in range(len(lookahead)):
+                if owner[k] != j:
+                    lookahead[k] = lookahead[k] - jv[k]
+        chi = vec.zeros_like(xi)
+        for i in game.players:  # chi_i = (J^T w_i)_i, w_i = (alpha_j grad_j L_i)_{j != i}
             si = game.slice(i)
-            cross = f.gradient(i)
-            w = [torch.zeros_like(c) if si.start <= k < si.stop else alpha[self._owner(k)] * c.detach()
-                 for k, c in enumerate(cross)]
-            chi = f.vjp(w)
-            for k in range(si.start, si.stop):
-                direction[k] = direction[k] - chi[k]
-        self.apply(direction)
+            w = [torch.zeros_like(c) if owner[k] == i else alpha[owner[k]] * c.detach()
+                 for k, c in enumerate(f.gradient(i))]
+            chi[si] = f.vjp(w)[si]
+        return xi, lookahead, chi
+
+    def _step(self, args):
+        f = self.field(args, create_graph=True)
+        _, lookahead, chi = self._terms(f)
+        self.apply(vec.add(lookahead, chi, alpha=-1.0))
         return f.losses
 
-    def _owner(self, k: int) -> str:
-        for p in self.game.players:
-            s = self.game.slice(p)
-            if s.start <= k < s.stop:
-                return p
-        raise IndexError(k)
+
+class SOS(LOLA):
+    """Stable opponent shaping (Letcher et al. 2019): LOLA's shaping term scaled by p.
+
+    xi_0 = (I - H_o diag(alpha)) xi (look-ahead), d = xi_0 - p chi, with
+    p = min(p1, p2): p1 = 1 if <chi, xi_0> <= 0 else min(1, a |xi_0|^2 / <chi, xi_0>),
+    p2 = |xi|^2 if |xi| < b else 1. Defaults a = 0.5, b = 0.1 (the paper's).
+    p -> 0 near fixed points, so SOS keeps look-ahead's local convergence.
+    """
+
+    name = "sos"
+    defaults = {"alpha": None, "a": 0.5, "b": 0.1}
+
+    def _check_options(self):
+        super()._check_options()
+        for key in ("a", "b"):
+            v = self.options[key]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
+                raise SolverError(f"{key} must be a number in (0, 1), got {v!r}")
+
+    def _step(self, args):
+        f = self.field(args, create_graph=True)
+        xi, lookahead, chi = self._terms(f)
+        inner = float(vec.dot(chi, lookahead))
+        p1 = 1.0 if inner <= 0 else min(1.0, self.options["a"] * float(vec.dot(lookahead, lookahead)) / inner)
+        xi_norm2 = float(vec.dot(xi, xi))
+        p2 = xi_norm2 if xi_norm2 < self.options["b"] ** 2 else 1.0
+        self.last_p = min(p1, p2)
+        self.apply(vec.add(lookahead, chi, alpha=-self.last_p))
+        return f.losses
