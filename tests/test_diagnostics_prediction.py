@@ -40,17 +40,23 @@ def _set(game, flat):
             t.copy_(v)
 
 
-def _trajectories(game, name, lr, options, theta_star, starts, length):
+def _trajectories(game, name, lr, options, theta_star, starts, length, optimizer_options=None):
     """Moves delta_t (columns) and their successors delta_{t+1} from the solver's own runs."""
     before, after = [], []
     for a in starts:
         _set(game, theta_star + a)
-        solver = eq.make_solver(name, game, lr=lr, **options)
+        solver = eq.make_solver(name, game, lr=lr, optimizer_options=optimizer_options, **options)
         states = [_state(game, solver, theta_star)]
+        buffers = [torch.cat([states[0], torch.zeros_like(states[0])])]
         for _ in range(length):
             solver.step()
             states.append(_state(game, solver, theta_star))
-        if name == "optimistic":  # state (e_t, e_{t-1}) from t = 1; step 0 is the plain first step
+            b = [solver.optimizers[p].state[t]["momentum_buffer"].reshape(-1)
+                 for p in game.players for t in game.parameters(p)] if optimizer_options else []
+            buffers.append(torch.cat([states[-1]] + b))
+        if optimizer_options:  # state (theta_t, momentum buffer b_t), the buffer read from the optimizers
+            states = buffers
+        if name == "optimistic":  # state (e_t, e_{t-1}) from t = 1
             states = [torch.cat([states[t], states[t - 1]]) for t in range(1, len(states))]
         moves = [b - a for a, b in zip(states[:-1], states[1:])]
         before += moves[:-1]
@@ -68,16 +74,17 @@ def _measured_contraction(E0, E1, run):
     return M_run, ratios
 
 
-def _check(game, name, lr, options, scale=1.0, seed=0):
+def _check(game, name, lr, options, scale=1.0, seed=0, momentum=None):
     theta_star = torch.cat([game.equilibrium[p].reshape(-1) for p in game.players]).double()
     d = theta_star.numel()
-    n = 2 * d if name == "optimistic" else d
+    n = 2 * d if name == "optimistic" or momentum else d
+    opt = None if momentum is None else {p: {"momentum": b} for p, b in momentum.items()}
     rng = torch.Generator().manual_seed(seed)
     starts = [scale * torch.randn(d, generator=rng, dtype=torch.float64) for _ in range(4)]
-    E0, E1 = _trajectories(game, name, lr, options, theta_star, starts, length=n + 5)
+    E0, E1 = _trajectories(game, name, lr, options, theta_star, starts, length=n + 5, optimizer_options=opt)
     # the prediction, at the first start point (any point of a quadratic game gives the same M)
     _set(game, theta_star + starts[0])
-    solver = eq.make_solver(name, game, lr=lr, **options)
+    solver = eq.make_solver(name, game, lr=lr, optimizer_options=opt, **options)
     M = dg.update_map(solver).numpy()
     rho = dg.spectral_radius(solver)
     # the whole run follows the predicted map
@@ -124,3 +131,37 @@ def test_distance_ratio_over_a_long_run_approaches_rho():
         norms.append(float(_state(game, solver, theta_star).norm()))
     measured = (norms[150] / norms[50]) ** (1 / 100)  # |e| stays far above rounding (1e-16 |theta*|)
     assert rho < 1 and abs(measured - rho) < 1e-3
+
+
+MOMENTUM = [("simgd", {}), ("altgd", {"steps": {"p0": 2, "p1": 1, "p2": 1}}), ("consensus", {}), ("hamiltonian", {}),
+            ("sga", {"align": False}), ("lola", {}), ("unrolled", {"unroll_steps": 2})]
+
+
+@pytest.mark.parametrize("name,options", MOMENTUM, ids=str)
+def test_prediction_with_heavy_ball_momentum(name, options):
+    """Per-player momentum, positive and negative: the map on (theta, buffer b) predicts the run
+    (b read from the base optimizers' state)."""
+    game = eq.games.random_quadratic(sizes=(2, 2, 2), mu=0.5, seed=3)
+    _check(game, name, LR3, options, momentum={"p0": 0.4, "p1": -0.3, "p2": 0.2})
+
+
+def test_prediction_cgd_with_momentum():
+    game = eq.games.random_quadratic(sizes=(3, 2), mu=0.3, seed=5)
+    _check(game, "cgd", {"p0": 0.08, "p1": 0.05}, {"tol": 1e-13}, momentum={"p0": 0.5, "p1": -0.2})
+
+
+def test_alternating_negative_momentum_on_xy_published_value():
+    """Gidel et al. 2019 (AISTATS): alternating gradient with momentum -0.5, eta 0.5 on x*y: rho = 0.962544;
+    simultaneous heavy ball never goes below 1."""
+    xy = eq.games.xy(dtype=torch.float64)
+    solver = eq.make_solver("altgd", xy, lr=0.5, optimizer_options={"momentum": -0.5})
+    assert dg.spectral_radius(solver) == pytest.approx(0.962544, abs=1e-6)
+    for beta in (-0.5, -0.2, 0.3, 0.8):
+        for eta in (0.05, 0.3, 1.0):
+            simultaneous = eq.make_solver("simgd", xy, lr=eta, optimizer_options={"momentum": beta})
+            assert dg.spectral_radius(simultaneous) > 1.0
+
+
+def test_momentum_refused_where_base_steps_twice():
+    with pytest.raises(dg.DiagnosticsError, match="momentum=0.5.*not for 'extragradient'"):
+        dg.spectral_radius(eq.make_solver("extragradient", eq.games.xy(), lr=0.1, optimizer_options={"momentum": 0.5}))

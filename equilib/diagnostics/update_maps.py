@@ -19,7 +19,8 @@ and J the game Jacobian at the current point, the maps are:
     lola           d' = J v - H_o D_alpha J v - sum_i P_i J^T ((I - P_i) D_alpha H_i v)
 
 (H_i: Hessian of player i's loss; P_i: projection on player i's block; H_o: J without its
-diagonal blocks.) Every M is the exact Jacobian of the solver's step when xi is affine
+diagonal blocks.) With heavy-ball momentum beta (SGD's ``momentum``; for the solvers in
+MOMENTUM_SOLVERS) the state is (theta, momentum buffer), see :func:`map_for`. Every M is the exact Jacobian of the solver's step when xi is affine
 (quadratic games: J and H_i constant) and at equilibria (xi = 0), where the terms with
 derivatives of J multiply xi and vanish; for unrolled and lola the terms multiply the
 cross gradients grad_j L_i (j != i), which also vanish at equilibria of zero-sum games but
@@ -49,8 +50,12 @@ DENSE_AUTO_LIMIT = 2000  # dense=None: dense when the map's state has at most th
 Apply = Callable[[Tensor], Tensor]
 
 
+MOMENTUM_SOLVERS = ("simgd", "altgd", "consensus", "hamiltonian", "sga", "cgd", "unrolled", "lola")
+
+
 def check_base(solver: Solver) -> None:
-    """The predictions hold for plain SGD (no momentum) base steps only; refuse anything else."""
+    """The predictions hold for the plain SGD base (heavy-ball momentum allowed where the state
+    is (theta, buffer)); refuse anything else."""
     if not isinstance(solver, Solver):
         raise DiagnosticsError(f"expected an equilib solver (eq.make_solver), got {type(solver).__name__}")
     if solver.name not in MAPS:
@@ -59,14 +64,19 @@ def check_base(solver: Solver) -> None:
         if type(opt) is not SGD:
             raise DiagnosticsError(
                 f"player {p!r} of solver {solver.name!r} uses base optimizer {type(opt).__name__}; update-map "
-                "predictions need the plain SGD base (optimizer=None or 'sgd') without momentum"
+                "predictions need the SGD base (optimizer=None or 'sgd')"
             )
-        for group in opt.param_groups:
-            if group.get("momentum", 0.0) != 0.0:
-                raise DiagnosticsError(
-                    f"player {p!r} uses SGD with momentum={group['momentum']}; update-map predictions "
-                    "need momentum=0 (the map with momentum lives on an augmented state and is not implemented)"
-                )
+        beta = opt.param_groups[0].get("momentum", 0.0)
+        if beta != 0.0 and solver.name not in MOMENTUM_SOLVERS:
+            raise DiagnosticsError(
+                f"player {p!r} uses SGD with momentum={beta}; update maps with momentum are implemented for "
+                f"{list(MOMENTUM_SOLVERS)}, not for {solver.name!r} (whose base steps twice per step); use momentum=0"
+            )
+
+
+def momenta(solver: Solver) -> dict[str, float]:
+    """Each player's heavy-ball coefficient beta (0 without momentum)."""
+    return {p: float(opt.param_groups[0].get("momentum", 0.0)) for p, opt in solver.optimizers.items()}
 
 
 def step_sizes(solver: Solver) -> dict[str, float]:
@@ -252,14 +262,43 @@ MAPS = {
 
 
 def map_for(solver: Solver, P: Products) -> tuple[int, Apply]:
-    """The state size n and ``V -> M V`` (on (n, m) float64 matrices) for ``solver`` at P's point."""
+    """The state size n and ``V -> M V`` (on (n, m) float64 matrices) for ``solver`` at P's point.
+
+    With heavy-ball momentum beta (SGD: b <- beta b + d; theta <- theta - eta b) the state is
+    (theta, b) and, for a solver whose direction d has Jacobian L = D^-1 (I - M_0) (M_0 its map
+    without momentum), M = [[I - D L, -D beta], [L, beta]]; altgd applies that per player in order.
+    """
     check_base(solver)
-    return MAPS[solver.name](solver, P)
+    beta = momenta(solver)
+    if not any(beta.values()):
+        return MAPS[solver.name](solver, P)
+    d = P.d
+    B = P.per_player(beta)[:, None]
+    D = P.per_player(step_sizes(solver))[:, None]
+    if solver.name == "altgd":
+        stages = [(P.mask([p])[:, None], solver.inner_steps[p]) for p in solver.game.players]
+
+        def apply_alt(V):
+            X, Bf = V[:d], V[d:]
+            for m, steps in stages:
+                for _ in range(steps):
+                    Bf = Bf + m * ((B - 1) * Bf + P.J(X))
+                    X = X - m * D * Bf
+            return torch.cat([X, Bf], 0)
+        return 2 * d, apply_alt
+    _, base = MAPS[solver.name](solver, P)
+
+    def apply(V):
+        X, Bf = V[:d], V[d:]
+        LX = (X - base(X)) / D
+        Bn = B * Bf + LX
+        return torch.cat([X - D * Bn, Bn], 0)
+    return 2 * d, apply
 
 
 def _state_size(solver: Solver) -> int:
     d = solver.game.num_parameters()
-    return 2 * d if solver.name == "optimistic" else d
+    return 2 * d if solver.name == "optimistic" or any(momenta(solver).values()) else d
 
 
 def update_map(solver: Solver, *args, dense: bool | None = None, eval_mode: bool = False,
@@ -269,7 +308,8 @@ def update_map(solver: Solver, *args, dense: bool | None = None, eval_mode: bool
     Dense (a float64 (n, n) tensor; n = d, or 2d for optimistic's state (theta_t, theta_{t-1}))
     or matrix-free (a scipy ``LinearOperator`` whose matvec makes Field products; its
     ``matvecs`` counts them). ``dense=None`` picks dense for n <= 2000. ``args`` are the
-    losses' arguments (a fixed batch). Needs the plain SGD base without momentum.
+    losses' arguments (a fixed batch). Needs the SGD base; with heavy-ball momentum the state
+    is (theta, momentum buffer), n = 2d.
     """
     check_base(solver)
     n = _state_size(solver)
