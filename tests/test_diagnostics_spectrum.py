@@ -220,3 +220,16 @@ def test_arnoldi_non_convergence_is_reported():
     with pytest.raises(dg.ArnoldiNoConvergence, match=r"Arnoldi did not converge: only \d+ of the k=4") as err:
         dg.eigenvalues(game, k=4, which="SR", maxiter=1, ncv=9)
     assert err.value.k == 4 and len(err.value.converged) < 4
+
+
+def test_rotation_estimate_matrix_free():
+    """Hutchinson's estimate of |A|_F^2 / |J|_F^2: exact for purely rotational and potential games."""
+    assert dg.rotation_estimate(eq.games.xy(dtype=torch.float64), samples=3) == pytest.approx(1.0, abs=1e-15)
+    S = torch.tensor([[2.0, 0.5], [0.5, 1.0]], dtype=torch.float64)
+    assert dg.rotation_estimate(eq.games.quadratic(S, sizes=[1, 1], dtype=torch.float64), samples=3) == 0.0
+    for game in (eq.games.monotone_quadratic(150, 150, mu=0.5, seed=0), eq.games.random_quadratic((100, 100), seed=0)):
+        info = {}
+        est = dg.rotation_estimate(game, samples=50, info=info)
+        assert est == pytest.approx(dg.decompose(game).rotation, abs=0.03) and info["products"] == 100
+    with pytest.raises(dg.DiagnosticsError, match="samples must be an integer >= 1"):
+        dg.rotation_estimate(eq.games.xy(), samples=0)

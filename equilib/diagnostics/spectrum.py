@@ -25,7 +25,7 @@ from equilib.diagnostics.jacobian import check_field, check_finite, jacobian, pr
 from equilib.field import Field
 from equilib.game import Game
 
-__all__ = ["WHICH", "eigenvalues", "jacobian_operator", "arnoldi", "Decomposition", "decompose", "sort_eigenvalues"]
+__all__ = ["WHICH", "eigenvalues", "rotation_estimate", "jacobian_operator", "arnoldi", "Decomposition", "decompose", "sort_eigenvalues"]
 
 WHICH = {
     "LM": "largest magnitude",
@@ -161,12 +161,12 @@ def eigenvalues(game: Game, *args, k: int | None = None, which: str = "LM", tol:
     d = game.num_parameters()
     if k is None:
         J = jacobian(game, *args, eval_mode=eval_mode, max_bytes=max_bytes).to(torch.float64)
+        if info is not None:
+            info["matvecs"] = 0
         if return_eigenvectors:
             values, vectors = torch.linalg.eig(J)
             order = _order(values, which)
             return values[order], vectors[:, order]
-        if info is not None:
-            info["matvecs"] = 0
         return sort_eigenvalues(torch.linalg.eigvals(J), which)
     k = check_k(k, d)
     with preserved(game, eval_mode):
@@ -247,3 +247,30 @@ def decompose(game_or_jacobian: Game | Tensor, *args, eval_mode: bool = False,
     # |arg| of a negative real eigenvalue is pi, of a zero one 0: zero counts as not stable
     stable = bool((ev.real > 0).all())
     return Decomposition(J, S, A, rotation, torch.linalg.eigvalsh(S), sort_eigenvalues(ev, "LM"), angle, stable)
+
+
+def rotation_estimate(game: Game, *args, samples: int = 10, seed: int = 0, eval_mode: bool = False,
+                      info: dict | None = None) -> float:
+    """Matrix-free estimate of ``Decomposition.rotation`` = |A|_F^2 / |J|_F^2 for large games.
+
+    Hutchinson: for Rademacher v, E|J v|^2 = |J|_F^2 and E|A v|^2 = |A|_F^2 with
+    A v = (J v - J^T v)/2; the same ``samples`` vectors serve both (2 products each).
+    """
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise DiagnosticsError(f"samples must be an integer >= 1, got {samples!r}")
+    with preserved(game, eval_mode):
+        field = Field(game, args, create_graph=True)
+    check_field(game, field)
+    like = vec.detach(field.xi)
+    g = torch.Generator().manual_seed(seed)
+    total = antisym = 0.0
+    for _ in range(samples):
+        v = [(torch.randint(0, 2, t.shape, generator=g) * 2 - 1).to(dtype=t.dtype, device=t.device) for t in like]
+        jv, jtv = vec.detach(field.jvp(v)), vec.detach(field.vjp(v))
+        check_finite(game, vec.flatten(jv).double(), "a Jacobian-vector product J v")
+        total += float(vec.dot(jv, jv))
+        av = [(a - b) / 2 for a, b in zip(jv, jtv)]
+        antisym += float(vec.dot(av, av))
+    if info is not None:
+        info["products"] = 2 * samples
+    return antisym / total if total > 0 else 0.0
