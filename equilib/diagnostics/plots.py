@@ -66,24 +66,29 @@ def plot_eigenvalues(values, path, unit_circle: bool = False, title: str | None 
     return _save(fig, path)
 
 
-def plot_step_size_scan(scan, path, title: str | None = None, log_y: bool = True) -> Path:
-    """Predicted contraction factor rho(eta) per solver (a :class:`ScanResult`), with rho = 1 marked."""
+def plot_step_size_scan(scan, path, title: str | None = None, log_y: bool = False, max_rho: float = 2.0) -> Path:
+    """Predicted contraction factor rho(eta) per solver (a :class:`ScanResult`), with rho = 1 marked.
+
+    The y axis is cut at ``max_rho`` (diverging curves leave the plot); ``log_y`` for a log axis.
+    """
     if not getattr(scan, "rho", None):
         raise DiagnosticsError("plot_step_size_scan needs a ScanResult with at least one solver")
-    fig = Figure(figsize=(6.4, 4.2))
+    fig = Figure(figsize=(6.8, 4.2))
     ax = fig.add_subplot()
-    for label, rho in scan.rho.items():
-        ax.plot(scan.etas, rho, marker=".", ms=3, lw=1.4, label=label)
-    ax.axhline(1.0, color="k", lw=1, ls="--", label="rho = 1 (no contraction)")
-    ax.axhspan(ax.get_ylim()[0] if not log_y else 1e-3, 1.0, color="tab:green", alpha=0.06)
+    styles = ["-", "--", "-.", ":"]
+    for i, (label, rho) in enumerate(scan.rho.items()):
+        ax.plot(scan.etas, rho, ls=styles[(i // 10) % len(styles)], lw=1.6, label=label)
+    ax.axhline(1.0, color="k", lw=0.9, ls=":", label="rho = 1", zorder=1)
+    lo = min(float(np.nanmin(r)) for r in scan.rho.values())
+    bottom = max(lo * 0.8, 1e-3) if log_y else max(0.0, lo - 0.05)
+    ax.axhspan(bottom, 1.0, color="tab:green", alpha=0.07, label="converges")
     if log_y:
         ax.set_yscale("log")
-    hi = max(float(np.nanmax(r)) for r in scan.rho.values())
-    lo = min(float(np.nanmin(r)) for r in scan.rho.values())
-    ax.set_ylim(max(lo * 0.9, 1e-3), min(hi * 1.1, 10.0))
+    ax.set_ylim(bottom, max_rho)
+    ax.set_xlim(float(scan.etas.min()), float(scan.etas.max()))
     ax.set_xlabel("step size eta")
     ax.set_ylabel("predicted contraction per step rho(eta)")
-    ax.set_title(title or "step-size scan: below the dashed line the solver converges locally")
+    ax.set_title(title or "step-size scan")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     return _save(fig, path)
