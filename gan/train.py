@@ -543,21 +543,31 @@ def diagnostics_available() -> bool:
 
 
 def _diagnostics(b: Built, run: Path):
-    """A callable ``(step, batch)`` recording equilib diagnostics to ``RUN/diagnostics.jsonl``."""
+    """A callable ``(step, batch)`` recording :class:`equilib.diagnostics.Recorder` rows to
+    ``RUN/diagnostics.jsonl`` (eigenvalues of J as ``[re, im]`` pairs, gradient norms, distance).
+
+    The game's noise generator is saved and restored around each record, so switching the
+    diagnostics on does not change the training run.
+    """
     if not diagnostics_available():
         raise ConfigError("diagnostics_every needs equilib.diagnostics.Recorder, which this equilib "
                           "does not have; leave diagnostics_every at 0")
     from equilib.diagnostics import Recorder
 
-    recorder = Recorder(b.solver)
+    has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in (*b.G.modules(), *b.D.modules()))
+    recorder = Recorder(every=b.config.diagnostics_every, eval_mode=has_bn)
     path = run / "diagnostics.jsonl"
 
     def record(step: int, batch: torch.Tensor) -> None:
-        with _eval_mode(b.G, b.D):  # BatchNorm in train mode breaks double backward (STYLE.md)
-            rec = recorder.record(batch)
+        noise = b.game.noise_state()
+        try:
+            row = recorder.record(step, b.solver, batch)
+        finally:
+            b.game.set_noise_state(noise)
+        row = dict(row)
+        row["eigenvalues"] = [[z.real, z.imag] for z in row.get("eigenvalues", [])]
         with open(path, "a") as fh:
-            fh.write(json.dumps({"step": step, **_jsonable(rec if isinstance(rec, Mapping) else {"value": rec})})
-                     + "\n")
+            fh.write(json.dumps(_jsonable(row)) + "\n")
 
     return record
 

@@ -226,3 +226,18 @@ def test_image_tiles_and_interpolation_strip(tmp_path):
     row = img[1, 1:-1, 0] if img.ndim == 3 else img[1, 1:-1]
     # cells 0, 0.5, 1 in [0, 1] after mapping [-1, 1] -> [0, 1], separated by white padding
     np.testing.assert_allclose(row[[0, 1, 3, 4, 6, 7]], [0, 0, 0.5, 0.5, 1, 1], atol=1 / 255 + 1e-6)
+
+
+def test_diagnostics_are_recorded_and_leave_training_unchanged(tmp_path):
+    opts = dict(TINY, solver="simgd", optimizer="sgd", lr=0.05, steps=6, eval_every=100, checkpoint_every=100)
+    T.train(out=str(tmp_path / "plain"), **opts)
+    T.train(out=str(tmp_path / "diag"), diagnostics_every=3, **opts)
+    rows = [json.loads(x) for x in (tmp_path / "diag" / "diagnostics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [3, 6]
+    assert len(rows[0]["eigenvalues"]) == 6 and rows[0]["grad_norm_D"] > 0
+    # simgd with plain SGD: the recorder also gives the update map's spectral radius
+    assert rows[0]["spectral_radius"] > 0
+    a = ck.load_checkpoint(tmp_path / "plain" / T.CHECKPOINT)
+    b = ck.load_checkpoint(tmp_path / "diag" / T.CHECKPOINT)
+    assert b["config"].pop("diagnostics_every") == 3 and a["config"].pop("diagnostics_every") == 0
+    _assert_states_equal(a, b)
