@@ -55,9 +55,15 @@ def plot_eigenvalues(values, path, unit_circle: bool = False, title: str | None 
     if unit_circle:
         t = np.linspace(0, 2 * np.pi, 400)
         ax.plot(np.cos(t), np.sin(t), color="0.4", lw=1, ls="--", label="|z| = 1")
-        ax.set_aspect("equal", adjustable="datalim")
+    radius = max(float(np.abs(_complex(v)).max()) if len(_complex(v)) else 0.0 for v in sets.values())
+    radius = 1.15 * max(radius, 1.0 if unit_circle else 1e-12)
+    ax.set_xlim(-radius, radius)  # a square box around 0: angles (rotation) read true
+    ax.set_ylim(-radius, radius)
+    ax.set_aspect("equal", adjustable="box")
     ax.axhline(0, color="0.75", lw=0.8, zorder=1)
     ax.axvline(0, color="0.5" if not unit_circle else "0.75", lw=1.2 if not unit_circle else 0.8, zorder=1)
+    if not unit_circle:
+        ax.axvspan(-radius, 0, color="tab:red", alpha=0.06, label="Re < 0: unstable for gradient flow")
     ax.set_xlabel("real part")
     ax.set_ylabel("imaginary part")
     ax.set_title(title or ("update-map eigenvalues" if unit_circle else "game Jacobian eigenvalues"))
