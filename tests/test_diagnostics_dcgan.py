@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import torch
 
 import equilib as eq
 from equilib import diagnostics as dg
 
-sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
-from test_bench_diagnostics import dcgan_game  # noqa: E402  (the benchmark's network pair)
+from diagnostics_nets import dcgan_game  # tests/benchmarks is on sys.path (tests/conftest.py)
 
 
 def test_top_eigenpairs_of_a_dcgan_pair():

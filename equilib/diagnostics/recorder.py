@@ -28,7 +28,7 @@ import torch
 
 from equilib import vec
 from equilib.diagnostics.errors import DiagnosticsError
-from equilib.diagnostics.jacobian import DEFAULT_MAX_BYTES, preserved
+from equilib.diagnostics.jacobian import preserved
 from equilib.diagnostics.products import Products
 from equilib.diagnostics.spectrum import _CountingOperator, arnoldi, arnoldi_jacobian, check_k, check_which, \
     jacobian_operator, sort_eigenvalues

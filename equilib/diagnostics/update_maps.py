@@ -32,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import scipy.sparse.linalg as sla
 import torch
 from torch import Tensor
 
