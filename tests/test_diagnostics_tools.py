@@ -150,3 +150,25 @@ def test_plots_write_png_files(tmp_path):
         assert data[:8] == PNG and len(data) > 5000
     with pytest.raises(dg.DiagnosticsError, match="at least one recorded row"):
         dg.plot_trajectory([], tmp_path / "empty.png")
+
+
+def test_example_writes_its_plots(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "examples" / "diagnostics_xy.py"
+    spec = importlib.util.spec_from_file_location("diagnostics_xy_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(tmp_path)
+    for name in ["xy_jacobian_eigenvalues.png", "xy_update_maps.png", "xy_step_size_scan.png",
+                 "dirac_trajectory_simgd.png", "dirac_trajectory_consensus.png"]:
+        assert (tmp_path / name).read_bytes()[:8] == PNG
+    out = capsys.readouterr().out
+    checked = 0
+    for line in out.splitlines():  # predicted and measured contraction agree on x*y (except altgd's rho = 1 cycle)
+        if "predicted" in line and "measured" in line and "altgd" not in line and ":" not in line:
+            words = line.split()
+            assert words[2] == words[4], line
+            checked += 1
+    assert checked == 7

@@ -139,7 +139,7 @@ def batched_rows(outputs: Sequence[Tensor], inputs: Sequence[Tensor], chunk: int
                 warnings.filterwarnings("ignore", message=".*performance drop.*")
                 result[block] = grads(block, True)
             return True
-        except RuntimeError:  # an operation vmap cannot batch
+        except (RuntimeError, NotImplementedError):  # an operation vmap cannot batch
             return False
 
     def run_loop(block: Tensor) -> None:
