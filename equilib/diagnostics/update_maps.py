@@ -194,7 +194,7 @@ def _unrolled(solver, P):
     D = P.per_player(step_sizes(solver))[:, None]
     if k == 0:
         return P.d, lambda V: V - D * P.J(V)
-    unroll = per_player(solver.options["unroll_lr"] or step_sizes(solver), game.players, "unroll_lr")
+    unroll = per_player(solver.options["unroll_lr"] or solver.lr, game.players, "unroll_lr")  # as the solver
     mh, mo = P.mask([first])[:, None], P.mask(others)[:, None]
     U = P.per_player(unroll)[:, None] * mo
 
