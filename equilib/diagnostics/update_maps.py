@@ -1,7 +1,7 @@
 """The Jacobian M of each solver's one-step map theta_t -> theta_{t+1}, and its spectral radius.
 
 A solver is locally linearly convergent at a fixed point when rho(M) < 1, and rho(M) is then
-its contraction factor per step. With D = diag(eta_i) (per-player step sizes, plain SGD base)
+its contraction factor per step. With D = diag(eta_i) (per-player step sizes of the SGD base)
 and J the game Jacobian at the current point, the maps are:
 
     simgd          M = I - D J
@@ -20,8 +20,10 @@ and J the game Jacobian at the current point, the maps are:
 
 (H_i: Hessian of player i's loss; P_i: projection on player i's block; H_o: J without its
 diagonal blocks.) With heavy-ball momentum beta (SGD's ``momentum``; for the solvers in
-MOMENTUM_SOLVERS) the state is (theta, momentum buffer), see :func:`map_for`. Every M is the exact Jacobian of the solver's step when xi is affine
-(quadratic games: J and H_i constant) and at equilibria (xi = 0), where the terms with
+MOMENTUM_SOLVERS) the state is (theta, momentum buffer), see :func:`map_for`.
+
+Every M is the exact Jacobian of the solver's step when xi is affine (quadratic games: J and
+H_i constant) and at equilibria (xi = 0), where the terms with
 derivatives of J multiply xi and vanish; for unrolled and lola the terms multiply the
 cross gradients grad_j L_i (j != i), which also vanish at equilibria of zero-sum games but
 not of general-sum non-quadratic ones. Elsewhere M is the linearization with J frozen.
@@ -69,7 +71,8 @@ def check_base(solver: Solver) -> None:
         if beta != 0.0 and solver.name not in MOMENTUM_SOLVERS:
             raise DiagnosticsError(
                 f"player {p!r} uses SGD with momentum={beta}; update maps with momentum are implemented for "
-                f"{list(MOMENTUM_SOLVERS)}, not for {solver.name!r} (whose base steps twice per step); use momentum=0"
+                f"{list(MOMENTUM_SOLVERS)}, not for {solver.name!r} (its step moves the base optimizer twice or "
+                "combines two moves); use momentum=0"
             )
 
 
