@@ -145,3 +145,12 @@ def test_refuses_other_base_optimizers():
         dg.update_map(eq.make_solver("optimistic", xy, lr=0.1, optimizer_options={"momentum": -0.5}))
     with pytest.raises(dg.DiagnosticsError, match="expected an equilib solver"):
         dg.spectral_radius(xy)
+
+
+def test_matrix_free_momentum_map_agrees_with_dense():
+    game = eq.games.random_quadratic(sizes=(8, 6, 5), mu=0.5, seed=4)
+    for name in ("simgd", "altgd", "lola"):
+        solver = eq.make_solver(name, game, lr=0.05, optimizer_options={"momentum": 0.3})
+        assert dg.update_map(solver, dense=True).shape == (38, 38)
+        assert dg.spectral_radius(solver, dense=False) == pytest.approx(dg.spectral_radius(solver, dense=True),
+                                                                        abs=1e-8)
