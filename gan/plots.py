@@ -123,14 +123,23 @@ def tile_images(images, nrow: int | None = None, pad: int = 1) -> np.ndarray:
     return out[..., 0] if c == 1 else out
 
 
-def image_grid(images, path: str | os.PathLike, nrow: int | None = None) -> str:
-    """Save (N, C, H, W) images in [-1, 1] as one PNG grid; returns the path."""
+def image_grid(images, path: str | os.PathLike, nrow: int | None = None, min_cell: int = 48) -> str:
+    """Save (N, C, H, W) images in [-1, 1] as one PNG grid; returns the path.
+
+    Small images are enlarged by an integer factor (nearest neighbour) so that each is at
+    least ``min_cell`` pixels high (0 or 1: no enlarging).
+    """
     tiled = tile_images(images, nrow)
+    h = _np(images).shape[2]
+    factor = max(1, int(min_cell) // h) if min_cell else 1
+    if factor > 1:
+        tiled = tiled.repeat(factor, axis=0).repeat(factor, axis=1)
     plt.imsave(path, tiled, cmap="gray" if tiled.ndim == 2 else None, vmin=0.0, vmax=1.0)
     return str(path)
 
 
-def interpolation_strip(generator, latents_from, latents_to, path: str | os.PathLike, steps: int = 8) -> str:
+def interpolation_strip(generator, latents_from, latents_to, path: str | os.PathLike, steps: int = 8,
+                        min_cell: int = 48) -> str:
     """Save rows G((1 - t) z0 + t z1), t = 0..1 in ``steps`` points, one row per pair (z0, z1)."""
     if steps < 2:
         raise ValueError(f"steps must be >= 2, got {steps}")
@@ -141,4 +150,4 @@ def interpolation_strip(generator, latents_from, latents_to, path: str | os.Path
     z = z.reshape(-1, *z0.shape[1:])
     with torch.no_grad():
         images = generator(z)
-    return image_grid(images, path, nrow=steps)
+    return image_grid(images, path, nrow=steps, min_cell=min_cell)

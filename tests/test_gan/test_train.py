@@ -219,13 +219,18 @@ def test_image_tiles_and_interpolation_strip(tmp_path):
             return z.reshape(-1, 1, 1, 2)
 
     z0, z1 = torch.tensor([[-1.0, -1.0]]), torch.tensor([[1.0, 1.0]])
-    path = plots.interpolation_strip(Lift(), z0, z1, tmp_path / "s.png", steps=3)
+    path = plots.interpolation_strip(Lift(), z0, z1, tmp_path / "s.png", steps=3, min_cell=0)
     import matplotlib.pyplot as plt
 
     img = plt.imread(path)
     row = img[1, 1:-1, 0] if img.ndim == 3 else img[1, 1:-1]
     # cells 0, 0.5, 1 in [0, 1] after mapping [-1, 1] -> [0, 1], separated by white padding
     np.testing.assert_allclose(row[[0, 1, 3, 4, 6, 7]], [0, 0, 0.5, 0.5, 1, 1], atol=1 / 255 + 1e-6)
+    # enlarged: every pixel becomes a 2 x 2 block (min_cell 2 on 1-pixel-high images)
+    big = plt.imread(plots.interpolation_strip(Lift(), z0, z1, tmp_path / "b.png", steps=3, min_cell=2))
+    small = img[..., 0] if img.ndim == 3 else img
+    big = big[..., 0] if big.ndim == 3 else big
+    np.testing.assert_array_equal(big, small.repeat(2, axis=0).repeat(2, axis=1))
 
 
 def test_diagnostics_are_recorded_and_leave_training_unchanged(tmp_path):
