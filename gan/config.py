@@ -26,7 +26,7 @@ class ConfigError(ValueError):
 # Names are repeated here (rather than imported) so that ``gan train --help`` and the
 # validation work without building anything; tests check they match the packages.
 SOLVER_NAMES = ("simgd", "altgd", "extragradient", "optimistic", "consensus", "unrolled",
-                "sga", "cgd", "hamiltonian", "lola")
+                "sga", "cgd", "hamiltonian", "lola", "sos")
 OPTIMIZER_NAMES = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 LOSS_NAMES = ("minimax", "nonsaturating", "wgan-gp", "hinge", "lsgan")
 MODEL_NAMES = ("mlp", "dcgan")
@@ -53,7 +53,7 @@ DATA_DEFAULTS: dict[str, dict[str, Any]] = {
     "grid": {**_MIXTURE_BASE, "steps": 20000, "lr_decay_at": 15000, "lr_decay_factor": 0.1},
     "digits": {
         "model": "dcgan", "image_size": 16, "width": 32, "optimizer": "adam", "lr": 2e-4, "beta1": 0.5,
-        "beta2": 0.999, "batch_size": 64, "latent_dim": 32, "steps": 2000, "ema": 0.999,
+        "beta2": 0.999, "batch_size": 64, "latent_dim": 32, "steps": 2000, "ema": 0.99,
         "eval_every": 500, "eval_samples": 1000, "checkpoint_every": 500,
     },
 }
