@@ -246,3 +246,11 @@ def test_diagnostics_are_recorded_and_leave_training_unchanged(tmp_path):
     b = ck.load_checkpoint(tmp_path / "diag" / T.CHECKPOINT)
     assert b["config"].pop("diagnostics_every") == 3 and a["config"].pop("diagnostics_every") == 0
     _assert_states_equal(a, b)
+
+
+def test_gan_train_is_callable_as_a_function(tmp_path):
+    import gan.train
+
+    result = gan.train(steps=2, out=str(tmp_path / "r"), solver="simgd", **TINY)
+    assert isinstance(result, T.TrainResult) and result.steps == 2
+    assert gan.train.sample is T.sample
