@@ -175,9 +175,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first bad option and what is allowed."""
         self.validate_names()
-        for name in ("lr", "lr_g", "lr_d", "unroll_lr", "gamma_positive"):
-            if name == "gamma_positive":
-                continue
+        for name in ("lr", "lr_g", "lr_d", "unroll_lr"):
             v = getattr(self, name)
             if v is not None:
                 _number(name, v, low=0.0, low_open=True)
@@ -222,9 +220,6 @@ class TrainConfig:
             raise ConfigError(f"device must be a string such as 'cpu', 'cuda' or 'cuda:1', got {self.device!r}")
         if not isinstance(self.channels_last, bool):
             raise ConfigError(f"channels_last must be True or False, got {self.channels_last!r}")
-        if self.model == "mlp" and self.data not in MIXTURES:
-            # an MLP on images is allowed (flattened), nothing to check here
-            pass
         if self.model == "dcgan" and self.data in MIXTURES:
             raise ConfigError(
                 f"model 'dcgan' needs image data; data {self.data!r} is a low-dimensional mixture "
@@ -234,7 +229,7 @@ class TrainConfig:
     def _check_solver_options(self) -> None:
         owner = {"gamma": ("consensus",), "lam": ("sga",), "unroll_steps": ("unrolled",),
                  "unroll_lr": ("unrolled",), "d_steps": ("altgd",), "g_steps": ("altgd",),
-                 "alpha": ("lola",)}
+                 "alpha": ("lola", "sos")}
         for name, solvers in owner.items():
             if getattr(self, name) is not None and self.solver not in solvers:
                 raise ConfigError(
@@ -255,7 +250,7 @@ class TrainConfig:
                 opts["unroll_lr"] = self.unroll_lr
         if self.solver == "altgd" and (self.d_steps is not None or self.g_steps is not None):
             opts["steps"] = {"G": self.g_steps or 1, "D": self.d_steps or 1}
-        if self.solver == "lola" and self.alpha is not None:
+        if self.solver in ("lola", "sos") and self.alpha is not None:
             opts["alpha"] = self.alpha
         return opts
 

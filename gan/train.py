@@ -41,7 +41,7 @@ import torch
 import equilib as eq
 from gan.averaging import EMA, UniformAverage
 from gan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from gan.config import ConfigError, TrainConfig, MIXTURES, RESUMABLE_CHANGES
+from gan.config import RESUMABLE_CHANGES, ConfigError, TrainConfig
 
 __all__ = ["train", "TrainResult", "TrainingError", "RunError", "resolve_device", "build", "Built",
            "load_run", "sample", "CHECKPOINT", "CONFIG", "METRICS"]
