@@ -8,7 +8,7 @@
         solver.step()
 """
 
-from equilib import games, solvers, vec
+from equilib import diagnostics, games, solvers, vec
 from equilib.errors import GameError, NonFiniteError, SolverError
 from equilib.field import Field
 from equilib.game import Game, ZeroSumGame
@@ -18,6 +18,6 @@ from equilib.solvers import SOLVERS, Solver, make_solver
 __version__ = "0.1.0"
 
 __all__ = [
-    "Game", "ZeroSumGame", "Field", "Solver", "SOLVERS", "make_solver", "solvers", "games", "vec",
+    "Game", "ZeroSumGame", "Field", "Solver", "SOLVERS", "make_solver", "solvers", "games", "vec", "diagnostics",
     "SGD", "GameError", "SolverError", "NonFiniteError",
 ]

@@ -55,6 +55,8 @@ class Field:
         self.game = game
         self.create_graph = create_graph
         self.players = tuple(game.players if players is None else players)
+        if tensors is not None:  # differentiable inputs: keep graphs (unrolled), make plain tensors leaves
+            tensors = [t if t.requires_grad else t.detach().requires_grad_(True) for t in tensors]
         with torch.enable_grad():  # also inside a caller's no_grad block
             self.losses, self.inputs = game.evaluate(tensors, *args)
             xi: Vector = []

@@ -187,8 +187,7 @@ class Game:
         Returns ``(losses, inputs)`` where ``inputs`` are the tensors to differentiate
         against: at the current point, the module players' own parameters and
         detached views (requiring grad) of tensor and dict players' parameters;
-        elsewhere the given tensors (those that do not require grad are replaced by
-        detached copies that do).
+        elsewhere the given tensors, untouched (so torch.func transforms apply).
         """
         current = tensors is None
         if current:
@@ -196,8 +195,7 @@ class Game:
                        for p in self._players for t in p.tensors]
         elif len(tensors) != self._count:
             raise GameError(f"expected {self._count} tensors, got {len(tensors)}")
-        else:  # differentiable inputs: keep graphs (unrolled), make plain tensors leaves
-            tensors = [t if t.requires_grad else t.detach().requires_grad_(True) for t in tensors]
+
         structure = {}
         for p, start in zip(self._players, self._starts):
             structure[p.name] = p.structure(tensors[start:start + len(p.tensors)], current)

@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--unroll-lr", type=float, help="unrolled: inner step size")
     g.add_argument("--d-steps", type=int, help="altgd: discriminator steps per generator step")
     g.add_argument("--g-steps", type=int, help="altgd: generator steps per round")
-    g.add_argument("--alpha", type=float, help="lola: look-ahead rate")
+    g.add_argument("--alpha", type=float, help="lola, sos: look-ahead rate")
     g = t.add_argument_group("run")
     g.add_argument("--batch-size", type=int)
     g.add_argument("--steps", type=int, help="total training steps (with --resume: may extend the run)")

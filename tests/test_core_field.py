@@ -168,3 +168,17 @@ def test_solvers_work_inside_no_grad(name):
         b.step()
     assert all(torch.equal(x, y) for x, y in zip(inside.parameters(), outside.parameters()))
     assert not all(float(t) == 1.0 for t in inside.parameters())
+
+
+def test_game_evaluate_is_a_pure_function_for_torch_func():
+    """torch.func transforms apply to game.evaluate: jacfwd of xi equals the known J."""
+    game = eq.games.monotone_quadratic(2, 3, seed=4)
+
+    def xi(flat):
+        x, y = flat[:2], flat[2:]
+        grads = torch.func.grad(lambda x_: game.evaluate([x_, y])[0]["x"])(x), \
+            torch.func.grad(lambda y_: game.evaluate([x, y_])[0]["y"])(y)
+        return torch.cat(grads)
+
+    J = torch.func.jacfwd(xi)(torch.cat(game.parameters()))
+    torch.testing.assert_close(J, game.known_jacobian, rtol=1e-12, atol=1e-12)

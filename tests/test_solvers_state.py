@@ -13,7 +13,7 @@ import equilib as eq
 OPTIONS = {
     "simgd": {}, "altgd": {"steps": {"G": 1, "D": 2}}, "extragradient": {}, "optimistic": {},
     "consensus": {"gamma": 0.5}, "unrolled": {"unroll_steps": 2}, "sga": {"lam": 0.5},
-    "cgd": {"max_iter": 5}, "hamiltonian": {}, "lola": {"alpha": 0.05},
+    "cgd": {"max_iter": 5}, "hamiltonian": {}, "lola": {"alpha": 0.05}, "sos": {"alpha": 0.05},
 }
 BASES = [("sgd", None), ("sgd", {"momentum": 0.7}), ("adam", {"betas": (0.5, 0.9)}), ("rmsprop", None),
          (torch.optim.Adagrad, None)]

@@ -17,6 +17,7 @@ and J the game Jacobian at the current point, the maps are:
                    G = -S_k U J_phix; dphi_k = B^k v_phi + G v_x;
                    d_x' = (J (v_x, dphi_k))_x + G^T (H_1 (v_x, dphi_k))_phi;  d_phi' = (J v)_phi
     lola           d' = J v - H_o D_alpha J v - sum_i P_i J^T ((I - P_i) D_alpha H_i v)
+    sos            lola's with the last sum scaled by SOS's p at the point (p held fixed)
 
 (H_i: Hessian of player i's loss; P_i: projection on player i's block; H_o: J without its
 diagonal blocks.) With heavy-ball momentum beta (SGD's ``momentum``; for the solvers in
@@ -51,7 +52,7 @@ DENSE_AUTO_LIMIT = 2000  # dense=None: dense when the map's state has at most th
 Apply = Callable[[Tensor], Tensor]
 
 
-MOMENTUM_SOLVERS = ("simgd", "altgd", "consensus", "hamiltonian", "sga", "cgd", "unrolled", "lola")
+MOMENTUM_SOLVERS = ("simgd", "altgd", "consensus", "hamiltonian", "sga", "cgd", "unrolled", "lola", "sos")
 
 
 def check_base(solver: Solver) -> None:
@@ -232,7 +233,7 @@ def _unrolled(solver, P):
     return P.d, apply
 
 
-def _lola(solver, P):
+def _lola(solver, P, shaping: float = 1.0):
     game = solver.game
     eta = step_sizes(solver)
     D = P.per_player(eta)[:, None]
@@ -250,16 +251,25 @@ def _lola(solver, P):
     def apply(V):
         JV = P.J(V)
         direction = JV - H_o(Da * JV)
-        for p, m in masks.items():
-            direction = direction - m * P.JT((1 - m) * Da * P.H(p, V))
+        if shaping:
+            for p, m in masks.items():
+                direction = direction - shaping * m * P.JT((1 - m) * Da * P.H(p, V))
         return V - D * direction
     return P.d, apply
+
+
+def _sos(solver, P):
+    """SOS: lola's map with the shaping term scaled by the solver's p at this point, held
+    fixed. Exact at fixed points (p = |xi|^2 and its gradient vanish with xi, leaving
+    look-ahead's map) and where p is locally constant."""
+    xi, lookahead, chi = solver._terms(P.field)
+    return _lola(solver, P, shaping=solver.shaping_scale(xi, lookahead, chi))
 
 
 MAPS = {
     "simgd": _simgd, "altgd": _altgd, "extragradient": _extragradient, "optimistic": _optimistic,
     "consensus": _consensus, "hamiltonian": _hamiltonian, "sga": _sga, "cgd": _cgd,
-    "unrolled": _unrolled, "lola": _lola,
+    "unrolled": _unrolled, "lola": _lola, "sos": _sos,
 }
 
 

@@ -23,7 +23,7 @@ __all__ = [
 
 SOLVERS: dict[str, type[Solver]] = {
     cls.name: cls
-    for cls in (SimGD, AltGD, Extragradient, Optimistic, Consensus, Unrolled, SGA, CGD, Hamiltonian, LOLA)
+    for cls in (SimGD, AltGD, Extragradient, Optimistic, Consensus, Unrolled, SGA, CGD, Hamiltonian, LOLA, SOS)
 }
 
 

@@ -81,13 +81,17 @@ class SOS(LOLA):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
                 raise SolverError(f"{key} must be a number in (0, 1), got {v!r}")
 
-    def _step(self, args):
-        f = self.field(args, create_graph=True)
-        xi, lookahead, chi = self._terms(f)
+    def shaping_scale(self, xi, lookahead, chi) -> float:
+        """p = min(p1, p2) of Letcher et al. 2019, Algorithm 1."""
         inner = float(vec.dot(chi, lookahead))
         p1 = 1.0 if inner <= 0 else min(1.0, self.options["a"] * float(vec.dot(lookahead, lookahead)) / inner)
         xi_norm2 = float(vec.dot(xi, xi))
         p2 = xi_norm2 if xi_norm2 < self.options["b"] ** 2 else 1.0
-        self.last_p = min(p1, p2)
+        return min(p1, p2)
+
+    def _step(self, args):
+        f = self.field(args, create_graph=True)
+        xi, lookahead, chi = self._terms(f)
+        self.last_p = self.shaping_scale(xi, lookahead, chi)
         self.apply(vec.add(lookahead, chi, alpha=-self.last_p))
         return f.losses
