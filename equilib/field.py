@@ -27,9 +27,9 @@ __all__ = ["Field", "check_finite"]
 Vector = list[Tensor]
 
 
-def _grad(outputs, inputs, grad_outputs=None, create_graph=False) -> Vector:
+def _grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=True) -> Vector:
     return list(torch.autograd.grad(
-        outputs, inputs, grad_outputs=grad_outputs, retain_graph=True,
+        outputs, inputs, grad_outputs=grad_outputs, retain_graph=retain_graph,
         create_graph=create_graph, allow_unused=True, materialize_grads=True,
     ))
 
@@ -60,10 +60,14 @@ class Field:
         with torch.enable_grad():  # also inside a caller's no_grad block
             self.losses, self.inputs = game.evaluate(tensors, *args)
             xi: Vector = []
+            last = [p for p in game.players if p in self.players][-1]
             for name in game.players:
                 block = self.inputs[game.slice(name)]
                 if name in self.players:
-                    xi += _grad(self.losses[name], block, create_graph=create_graph)
+                    # without create_graph nothing differentiates the graph again: free it
+                    # on the last backward pass, as a hand-written step would
+                    keep = create_graph or name != last
+                    xi += _grad(self.losses[name], block, create_graph=create_graph, retain_graph=keep)
                 else:
                     xi += [torch.zeros_like(t) for t in block]
         self.xi = xi
@@ -105,7 +109,11 @@ class Field:
         return out
 
     def gradient(self, player: str, create_graph: bool = False) -> Vector:
-        """The gradient of ``player``'s loss with respect to every player's parameters."""
+        """The gradient of ``player``'s loss with respect to every player's parameters.
+
+        Needs the graph: build the Field with ``create_graph=True``.
+        """
+        self._need_graph()
         return _grad(self.losses[player], self.inputs, create_graph=create_graph)
 
     def check_finite(self, step: int) -> None:
@@ -114,14 +122,21 @@ class Field:
         One fused check (a single device sync); the player is looked up only on failure.
         """
         losses = [self.losses[p].detach().reshape(1) for p in self.players]
-        if _all_finite(losses + [t.detach() for t in self.xi]):
+        blocks = [t.detach() for p in self.players for t in self.xi[self.game.slice(p)]]
+        if _all_finite(losses + blocks):
             return
         self.game.check_finite_losses({p: self.losses[p] for p in self.players}, step)
         check_finite(self.game, self.xi, step, "gradient")
 
 
 def _all_finite(tensors: Vector) -> bool:
-    return bool(torch.isfinite(torch.cat([t.reshape(-1) for t in tensors])).all())
+    """Whether every entry is finite, in one pass and one device sync: NaN and Inf
+    propagate through a sum (Inf - Inf is NaN). A sum of finite entries overflows
+    only past the dtype's largest value (3e38 in float32), far beyond any usable gradient."""
+    sums = [t.sum() for t in tensors]
+    if len({s.dtype for s in sums}) > 1:  # players of different dtypes
+        sums = [s.double() for s in sums]
+    return bool(torch.isfinite(torch.stack(sums).sum()))
 
 
 def check_finite(game: Game, vec: Vector, step: int, what: str) -> None:
