@@ -50,7 +50,7 @@ _MIXTURE_BASE: dict[str, Any] = {
 DATA_DEFAULTS: dict[str, dict[str, Any]] = {
     "gaussian1d": {**_MIXTURE_BASE, "steps": 5000, "eval_every": 1000, "checkpoint_every": 1000},
     "ring": {**_MIXTURE_BASE, "steps": 12000, "lr_decay_at": 9000, "lr_decay_factor": 0.1},
-    "grid": {**_MIXTURE_BASE, "steps": 20000, "lr_decay_at": 15000, "lr_decay_factor": 0.1},
+    "grid": {**_MIXTURE_BASE, "steps": 26000, "lr_decay_at": 14000, "lr_decay_factor": 0.1},
     "digits": {
         "model": "dcgan", "image_size": 16, "width": 32, "optimizer": "adam", "lr": 2e-4, "beta1": 0.5,
         "beta2": 0.999, "batch_size": 64, "latent_dim": 32, "steps": 2000, "ema": 0.99,
