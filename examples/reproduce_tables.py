@@ -30,7 +30,7 @@ import torch
 
 from gan.cli import main as gan_main
 from gan.config import SOLVER_NAMES
-from gan.train import METRICS
+from gan.training import METRICS
 
 MIXTURE_KEYS = ("modes", "high_quality", "kl")
 DIGITS_KEYS = ("classes", "kl", "frechet")

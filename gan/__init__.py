@@ -16,10 +16,9 @@ from gan.data import DATASETS, load_dataset
 from gan.game import GANGame
 from gan.losses import LOSSES
 from gan.models import MODELS, build_models
+from gan.training import load_run, sample, train
 
 __all__ = [
     "GANGame", "LOSSES", "build_models", "load_dataset", "DATASETS", "MODELS",
-    "losses", "models", "data", "metrics",
+    "losses", "models", "data", "metrics", "train", "sample", "load_run",
 ]
-
-# train and the CLI are added by gan.train / gan.cli

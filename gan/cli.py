@@ -36,7 +36,7 @@ def _key_value(text: str) -> tuple[str, Any]:
 
 
 def _has_diagnostics() -> bool:
-    from gan.train import diagnostics_available
+    from gan.training import diagnostics_available
 
     return diagnostics_available()
 
@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = vars(parser.parse_args(argv))
     command = args.pop("command")
     from gan.checkpoint import CheckpointError
-    from gan.train import RunError, TrainingError, sample, train
+    from gan.training import RunError, TrainingError, sample, train
     try:
         if command == "train":
             for key in ("data_options", "model_options"):

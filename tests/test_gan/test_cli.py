@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from gan import checkpoint as ck
-from gan import train as T
+from gan import training as T
 from gan.cli import main
 
 TINY = ["--data", "ring", "--width", "8", "--depth", "1", "--latent-dim", "4", "--batch-size", "32",

@@ -1,4 +1,4 @@
-"""gan.train: run folders, bit-identical resume, NaN handling, configuration errors."""
+"""gan.training: run folders, bit-identical resume, NaN handling, configuration errors."""
 
 import json
 
@@ -7,7 +7,7 @@ import torch
 
 import equilib as eq
 from gan import checkpoint as ck
-from gan import train as T
+from gan import training as T
 from gan.config import DATA_NAMES, LOSS_NAMES, MODEL_NAMES, SOLVER_NAMES, ConfigError, TrainConfig
 
 TINY = dict(data="ring", width=8, depth=1, latent_dim=4, batch_size=32, eval_samples=200, progress=False)
@@ -96,9 +96,6 @@ def test_run_folder_contents(tmp_path):
     assert ck.load_checkpoint(ck.previous_path(run / T.CHECKPOINT))["step"] == 5
 
 
-# equilib.Game.check_finite_losses calls float() on a loss that requires grad, which makes torch
-# warn ("Converting a tensor with requires_grad=True to a scalar"); that is a core issue, reported.
-@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True:UserWarning")
 def test_nan_stops_with_step_and_player_and_keeps_checkpoint(tmp_path, monkeypatch):
     opts = dict(TINY, solver="consensus", optimizer="rmsprop", checkpoint_every=5, eval_every=100)
     T.train(steps=5, out=str(tmp_path / "clean"), **opts)
@@ -248,9 +245,9 @@ def test_diagnostics_are_recorded_and_leave_training_unchanged(tmp_path):
     _assert_states_equal(a, b)
 
 
-def test_gan_train_is_callable_as_a_function(tmp_path):
-    import gan.train
+def test_gan_train_is_a_function(tmp_path):
+    import gan
 
     result = gan.train(steps=2, out=str(tmp_path / "r"), solver="simgd", **TINY)
     assert isinstance(result, T.TrainResult) and result.steps == 2
-    assert gan.train.sample is T.sample
+    assert gan.sample is T.sample and gan.load_run is T.load_run

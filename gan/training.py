@@ -27,9 +27,7 @@ import dataclasses
 import json
 import math
 import os
-import sys
 import time
-import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -606,13 +604,3 @@ def sample(run: str | os.PathLike, n: int, seed: int = 0, out: str | os.PathLike
         out.parent.mkdir(parents=True, exist_ok=True)
         np.save(out, x)
     return x
-
-
-# ``gan.train(...)`` (the spelling) calls :func:`train`, while ``gan.train.sample``,
-# ``gan.train.load_run`` etc. stay reachable: the module itself is callable.
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> TrainResult:
-        return train(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
