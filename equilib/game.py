@@ -233,7 +233,7 @@ class Game:
                 )
             if not loss.is_floating_point():
                 raise GameError(f"loss of player {name!r} has dtype {loss.dtype}; it must be floating point")
-            out[name] = loss.reshape(())
+            out[name] = loss if loss.dim() == 0 else loss.reshape(())
         return out
 
     def check_finite_losses(self, losses: Mapping[str, Tensor], step: int) -> None:

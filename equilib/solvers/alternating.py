@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from equilib.errors import SolverError
+from equilib.errors import NonFiniteError, SolverError
 from equilib.solvers.base import Solver, per_player
 
 
@@ -18,7 +18,6 @@ class AltGD(Solver):
 
     name = "altgd"
     defaults = {"steps": 1}
-    multistage = True
 
     def _check_options(self):
         def check(player, v):
@@ -27,10 +26,21 @@ class AltGD(Solver):
         self.inner_steps = per_player(self.options["steps"], self.game.players, "steps", check)
 
     def _step(self, args):
+        players = self.game.players
+        # A NaN met by a later player must undo the earlier players' moves: copy each
+        # player's state before it moves, unless nothing can fail after its first move.
+        snapshots = []
         losses = {}
-        for p in self.game.players:
-            for _ in range(self.inner_steps[p]):
-                f = self.field(args, players=[p])
-                self.apply(f.xi, players=[p], checked=True)
-                losses.setdefault(p, f.losses[p])
+        try:
+            for p in players:
+                for k in range(self.inner_steps[p]):
+                    if k == 0 and (p != players[-1] or self.inner_steps[p] > 1):
+                        snapshots.append(self._snapshot([p]))
+                    f = self.field(args, players=[p])
+                    self.apply(f.xi, players=[p], checked=True)
+                    losses.setdefault(p, f.losses[p])
+        except NonFiniteError:
+            for snapshot in reversed(snapshots):
+                self._restore(snapshot)
+            raise
         return losses

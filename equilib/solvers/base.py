@@ -183,24 +183,28 @@ class Solver:
                 for t, g in zip(params, saved):
                     t.grad = g
 
-    def _snapshot(self) -> tuple:
-        params = [t.detach().clone() for t in self.game.parameters()]
+    def _snapshot(self, players: Sequence[str] | None = None) -> tuple:
+        """Copies of the parameters and base-optimizer state of ``players`` (default all),
+        of every buffer, and of the solver's own state."""
+        players = list(self.game.players if players is None else players)
+        params = {p: [t.detach().clone() for t in self.game.parameters(p)] for p in players}
         buffers = [b.clone() for b in self.game.buffers()]
         opt_state = {
             p: {k: {n: (v.clone() if isinstance(v, Tensor) else v) for n, v in s.items()}
-                for k, s in opt.state.items()}
-            for p, opt in self.optimizers.items()
+                for k, s in self.optimizers[p].state.items()}
+            for p in players
         }
         return params, buffers, opt_state, self._extra_state()
 
     def _restore(self, snapshot: tuple) -> None:
         params, buffers, opt_state, extra = snapshot
         with torch.no_grad():
-            for t, v in zip(self.game.parameters(), params):
-                t.copy_(v)
+            for p, values in params.items():
+                for t, v in zip(self.game.parameters(p), values):
+                    t.copy_(v)
             for b, v in zip(self.game.buffers(), buffers):
                 b.copy_(v)
-        for p, opt in self.optimizers.items():
-            opt.state.clear()
-            opt.state.update(opt_state[p])
+        for p, state in opt_state.items():
+            self.optimizers[p].state.clear()
+            self.optimizers[p].state.update(state)
         self._load_extra_state(extra)

@@ -47,4 +47,4 @@ def test_step(benchmark, name, which):
     benchmark.group = name
     step, _ = make(name, which)
     step()  # warm up (first-call allocations)
-    benchmark.pedantic(step, rounds=15 if name in ("cgd", "unrolled", "lola") else 40, warmup_rounds=2)
+    benchmark.pedantic(step, rounds=15 if name in ("cgd", "unrolled", "lola") else 150, warmup_rounds=5)
