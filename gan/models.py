@@ -67,6 +67,17 @@ class MinibatchDiscrimination(nn.Module):
         return torch.cat([f, o], dim=1)
 
 
+def _hidden_layers(width: int, hidden: int, depth: int, activation: str, spectral_norm: bool) -> list[nn.Module]:
+    """``depth`` blocks of Linear(-> hidden) + activation, the body of both MLPs."""
+    _positive_int("hidden", hidden)
+    _positive_int("depth", depth)
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        layers += [_sn(nn.Linear(width, hidden), spectral_norm), _activation(activation)]
+        width = hidden
+    return layers
+
+
 class MLPGenerator(nn.Module):
     """z in R^latent_dim -> ``depth`` hidden layers of ``hidden`` units -> R^out_dim (linear output)."""
 
@@ -75,14 +86,8 @@ class MLPGenerator(nn.Module):
         super().__init__()
         self.latent_dim = _positive_int("latent_dim", latent_dim)
         self.output_shape = (_positive_int("out_dim", out_dim),)
-        _positive_int("hidden", hidden)
-        _positive_int("depth", depth)
-        layers: list[nn.Module] = []
-        width = latent_dim
-        for _ in range(depth):
-            layers += [nn.Linear(width, hidden), _activation(activation)]
-            width = hidden
-        layers.append(nn.Linear(width, out_dim))
+        layers = _hidden_layers(latent_dim, hidden, depth, activation, spectral_norm=False)
+        layers.append(nn.Linear(hidden, out_dim))
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
@@ -97,14 +102,8 @@ class MLPDiscriminator(nn.Module):
                  mbd_kernel_dim: int = 8):
         super().__init__()
         self.input_shape = (_positive_int("in_dim", in_dim),)
-        _positive_int("hidden", hidden)
-        _positive_int("depth", depth)
-        layers: list[nn.Module] = []
-        width = in_dim
-        for _ in range(depth):
-            layers += [_sn(nn.Linear(width, hidden), spectral_norm), _activation(activation)]
-            width = hidden
-        self.features = nn.Sequential(*layers)
+        self.features = nn.Sequential(*_hidden_layers(in_dim, hidden, depth, activation, spectral_norm))
+        width = hidden
         self.mbd = MinibatchDiscrimination(width, mbd_kernels, mbd_kernel_dim) if minibatch_discrimination else None
         self.head = _sn(nn.Linear(self.mbd.out_features if self.mbd else width, 1), spectral_norm)
 
