@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from equilib.errors import NonFiniteError, SolverError
-from equilib.solvers.base import Solver, per_player
+from equilib.errors import NonFiniteError
+from equilib.solvers.base import Solver, check_number, per_player
 
 
 class AltGD(Solver):
@@ -21,8 +21,7 @@ class AltGD(Solver):
 
     def _check_options(self):
         def check(player, v):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise SolverError(f"steps for player {player!r} must be an integer >= 1, got {v!r}")
+            check_number(f"steps for player {player!r}", v, at_least=1, integer=True)
         self.inner_steps = per_player(self.options["steps"], self.game.players, "steps", check)
 
     def _step(self, args):

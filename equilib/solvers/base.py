@@ -44,6 +44,25 @@ def per_player(value: Any, players: Sequence[str], what: str, check=None) -> dic
     return out
 
 
+def check_number(label: str, value: Any, *, above: float | None = None, at_least: float | None = None,
+                 below: float | None = None, integer: bool = False) -> None:
+    """Raise :class:`SolverError` unless ``value`` is a number (an int if ``integer``) in range,
+    saying e.g. "gamma must be a number >= 0, got -1"."""
+    kinds = (int,) if integer else (int, float)
+    ok = not isinstance(value, bool) and isinstance(value, kinds) and math.isfinite(value)
+    ok = ok and (above is None or value > above) and (at_least is None or value >= at_least) \
+        and (below is None or value < below)
+    if ok:
+        return
+    if above is not None and below is not None:
+        bound = f"in ({above}, {below})"
+    elif above is not None:
+        bound = f"> {above}"
+    else:
+        bound = f">= {at_least}"
+    raise SolverError(f"{label} must be {'an integer' if integer else 'a number'} {bound}, got {value!r}")
+
+
 def _positive(what: str):
     def check(player: str, v: Any) -> None:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from equilib import vec
 from equilib.errors import SolverError
 from equilib.game import ZeroSumGame
-from equilib.solvers.base import Solver
+from equilib.solvers.base import Solver, check_number
 from equilib.solvers.linalg import cg, gmres
 
 
@@ -31,10 +31,8 @@ class CGD(Solver):
         if len(self.game.players) != 2:
             raise SolverError(f"cgd takes a two-player game, this one has {len(self.game.players)} players")
         tol, it = self.options["tol"], self.options["max_iter"]
-        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
-            raise SolverError(f"tol must be a number > 0, got {tol!r}")
-        if isinstance(it, bool) or not isinstance(it, int) or it < 1:
-            raise SolverError(f"max_iter must be an integer >= 1, got {it!r}")
+        check_number("tol", tol, above=0)
+        check_number("max_iter", it, at_least=1, integer=True)
         self.last_info = {"iterations": 0, "residual": 0.0}
 
     def _step(self, args):

@@ -9,13 +9,11 @@ import torch
 
 from equilib import vec
 from equilib.errors import SolverError
-from equilib.solvers.base import Solver
+from equilib.solvers.base import Solver, check_number
 
 
 def _nonneg(solver, key):
-    v = solver.options[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-        raise SolverError(f"{key} must be a number >= 0, got {v!r}")
+    check_number(key, solver.options[key], at_least=0)
 
 
 class Consensus(Solver):

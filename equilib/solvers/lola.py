@@ -7,7 +7,7 @@ import torch
 from equilib import vec
 from equilib.errors import SolverError
 from equilib.field import Field
-from equilib.solvers.base import Solver, per_player
+from equilib.solvers.base import Solver, check_number, per_player
 
 
 class LOLA(Solver):
@@ -29,8 +29,7 @@ class LOLA(Solver):
             raise SolverError(f"{self.name} needs at least two players")
         if a is not None:
             def check(p, v):
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-                    raise SolverError(f"alpha for player {p!r} must be a number >= 0, got {v!r}")
+                check_number(f"alpha for player {p!r}", v, at_least=0)
             per_player(a, self.game.players, "alpha", check)
 
     def _terms(self, f: Field):
@@ -77,9 +76,7 @@ class SOS(LOLA):
     def _check_options(self):
         super()._check_options()
         for key in ("a", "b"):
-            v = self.options[key]
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
-                raise SolverError(f"{key} must be a number in (0, 1), got {v!r}")
+            check_number(key, self.options[key], above=0, below=1)
 
     def shaping_scale(self, xi, lookahead, chi) -> float:
         """p = min(p1, p2) of Letcher et al. 2019, Algorithm 1."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from equilib.errors import SolverError
 from equilib.field import Field
-from equilib.solvers.base import Solver, per_player
+from equilib.solvers.base import Solver, check_number, per_player
 
 
 class Unrolled(Solver):
@@ -25,15 +25,13 @@ class Unrolled(Solver):
 
     def _check_options(self):
         k = self.options["unroll_steps"]
-        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-            raise SolverError(f"unroll_steps must be an integer >= 0, got {k!r}")
+        check_number("unroll_steps", k, at_least=0, integer=True)
         if len(self.game.players) < 2:
             raise SolverError("unrolled needs at least two players")
         lr = self.options["unroll_lr"]
         if lr is not None:
             def check(p, v):
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-                    raise SolverError(f"unroll_lr for player {p!r} must be a number > 0, got {v!r}")
+                check_number(f"unroll_lr for player {p!r}", v, above=0)
             per_player(lr, self.game.players, "unroll_lr", check)
 
     def _step(self, args):
