@@ -9,7 +9,7 @@ steps with it as if it were the gradient; with plain SGD, theta <- theta - eta d
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -70,6 +70,40 @@ def _positive(what: str):
     return check
 
 
+class LearningRates(MutableMapping):
+    """``{player: eta}``, a view of the base optimizers' param groups (their one home).
+
+    Reading gives each player's current rate, so a torch LR scheduler or a loaded
+    ``state_dict`` is seen at once by every solver; writing sets the rate of all of
+    that player's param groups, after checking it is a finite number > 0.
+    """
+
+    def __init__(self, optimizers: Mapping[str, torch.optim.Optimizer]):
+        self._optimizers = optimizers
+
+    def __getitem__(self, player: str) -> float:
+        return float(self._optimizers[player].param_groups[0]["lr"])
+
+    def __setitem__(self, player: str, value: float) -> None:
+        if player not in self._optimizers:
+            raise SolverError(f"unknown player {player!r}; the players are {list(self._optimizers)}")
+        _positive("lr")(player, value)
+        for group in self._optimizers[player].param_groups:
+            group["lr"] = float(value)
+
+    def __delitem__(self, player: str) -> None:
+        raise SolverError("a player's learning rate cannot be deleted")
+
+    def __iter__(self):
+        return iter(self._optimizers)
+
+    def __len__(self) -> int:
+        return len(self._optimizers)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
 class Solver:
     """Base class. Subclasses set ``name``, ``defaults`` (their options) and ``_step``.
 
@@ -98,7 +132,7 @@ class Solver:
             raise SolverError(f"solver {self.name!r} does not take option(s) {unknown}; its options: {allowed}")
         self.game = game
         self.options = {**self.defaults, **options}
-        self.lr = per_player(lr, game.players, "lr", _positive("lr"))
+        lr = per_player(lr, game.players, "lr", _positive("lr"))
         optimizer_class(optimizer)  # validate before anything else
         if optimizer_options is not None and not isinstance(optimizer_options, Mapping):
             raise SolverError(f"optimizer_options must be a dict, got {type(optimizer_options).__name__}")
@@ -110,10 +144,21 @@ class Solver:
         self._check_options()
         self.optimizer_spec = optimizer
         self.optimizers = {
-            p: make_optimizer(optimizer, game.parameters(p), self.lr[p], opt_options[p])
+            p: make_optimizer(optimizer, game.parameters(p), lr[p], opt_options[p])
             for p in game.players
         }
         self.steps = 0
+
+    @property
+    def lr(self) -> LearningRates:
+        """``{player: eta}``: the base optimizers' current rates (what schedulers change)."""
+        return LearningRates(self.optimizers)
+
+    @lr.setter
+    def lr(self, value: float | Mapping[str, float]) -> None:
+        rates = per_player(value, self.game.players, "lr", _positive("lr"))
+        for p, v in rates.items():
+            self.lr[p] = v
 
     # ---- to override --------------------------------------------------------
     def _check_options(self) -> None:
@@ -154,6 +199,7 @@ class Solver:
             "solver": self.name,
             "players": list(self.game.players),
             "steps": self.steps,
+            "options": dict(self.options),
             "optimizers": {p: opt.state_dict() for p, opt in self.optimizers.items()},
             "state": self._extra_state(),
         }
@@ -166,6 +212,11 @@ class Solver:
             raise SolverError(f"state was saved by solver {state['solver']!r}, this is {self.name!r}")
         if list(state["players"]) != list(self.game.players):
             raise SolverError(f"state is for players {state['players']}, this game has {list(self.game.players)}")
+        saved = state.get("options", self.options)  # states saved before options were kept: not checked
+        differ = {k: (saved.get(k), v) for k, v in self.options.items() if saved.get(k) != v}
+        if differ:
+            detail = ", ".join(f"{k}: saved {a!r}, this solver {b!r}" for k, (a, b) in differ.items())
+            raise SolverError(f"state was saved by a {self.name} solver with other options ({detail})")
         for p, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][p])
         self._load_extra_state(state["state"])
