@@ -4,12 +4,11 @@ For a game with losses L_i and parameters theta = (theta_1, ..., theta_n):
 
     xi(theta) = (dL_1/dtheta_1, ..., dL_n/dtheta_n),      J = d xi / d theta.
 
-J is not symmetric in general (it is the Hessian only for potential games).
-``J^T v`` is one extra backward pass through the graph of xi; ``J v`` uses the
-double-backward identity J v = d/du <J^T u, v> (u a dummy vector), so both work
-for every game autograd can differentiate twice, nn.Module players with
-buffers included. This module is the one place gradients are computed: the
-solvers and the diagnostics only call :class:`Field`.
+J is not symmetric in general (it is the Hessian only for potential games). Every
+product with J or one of its blocks is one reverse pass restricted to the inputs it
+needs (see :class:`Field`), for every game autograd can differentiate twice,
+nn.Module players with buffers included. This module is the one place gradients are
+computed: the solvers and the diagnostics only call :class:`Field`.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import torch
 from torch import Tensor
 
 from equilib.errors import GameError, NonFiniteError
-from equilib.game import Game
+from equilib.game import Game, ZeroSumGame
 
 __all__ = ["Field", "check_finite"]
 
@@ -35,19 +34,32 @@ def _grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=T
 
 
 class Field:
-    """xi at one point of ``game``, with ``jvp(v) = J v`` and ``vjp(v) = J^T v``.
+    """xi at one point of ``game``, with the products of its Jacobian J, matrix-free.
 
     Args:
         game: the game.
         args: extra arguments for the losses (a batch, noise); the same ones are used
-            for every product, so xi, J v and J^T v describe one and the same field.
+            for every product, so xi and the products describe one and the same field.
         tensors: the point (flat list in :meth:`Game.parameters` order); ``None`` is the
             current parameters.
-        create_graph: keep the graph of xi, needed for ``jvp`` and ``vjp``.
-        players: compute only these players' blocks of xi (the others are zero);
-            ``None`` is every player.
+        create_graph: keep the graph of xi, needed for every product.
+        players: compute only these players' blocks of xi (the others are zero, and so
+            are their rows of J); ``None`` is every player.
 
-    Vectors are lists of tensors shaped like :meth:`Game.parameters`.
+    Vectors are lists of tensors shaped like :meth:`Game.parameters`; a player's block
+    is its slice (:meth:`Game.slice`). Every product is reverse mode restricted to the
+    inputs it needs, at the cost of one backward pass (Schaefer and Anandkumar 2019 do
+    the same for CGD):
+
+    - ``J_ij^T w = grad_j <xi_i, w>`` (through the graph of xi_i);
+    - ``J_ii v = J_ii^T v`` (a Hessian block is symmetric);
+    - ``J_ij v = grad_i <grad_j L_i, v>`` for i != j, through the cross gradient
+      grad_j L_i (one extra backward per player, made once per Field when first
+      needed); in a :class:`ZeroSumGame` grad_j L_i = -xi_j, so no extra pass and
+      ``J_ij = -J_ji^T``.
+
+    The full ``vjp`` is one backward pass; the full ``jvp`` is one in a ZeroSumGame
+    and one per player otherwise (docs/performance.md compares the other paths).
     """
 
     def __init__(self, game: Game, args: Sequence = (), tensors: Vector | None = None,
@@ -55,66 +67,132 @@ class Field:
         self.game = game
         self.create_graph = create_graph
         self.players = tuple(game.players if players is None else players)
+        self.zero_sum = isinstance(game, ZeroSumGame)
         if tensors is not None:  # differentiable inputs: keep graphs (unrolled), make plain tensors leaves
             tensors = [t if t.requires_grad else t.detach().requires_grad_(True) for t in tensors]
         with torch.enable_grad():  # also inside a caller's no_grad block
             self.losses, self.inputs = game.evaluate(tensors, *args)
-            xi: Vector = []
-            last = [p for p in game.players if p in self.players][-1]
-            for name in game.players:
-                block = self.inputs[game.slice(name)]
-                if name in self.players:
-                    # without create_graph nothing differentiates the graph again: free it
-                    # on the last backward pass, as a hand-written step would
-                    keep = create_graph or name != last
-                    xi += _grad(self.losses[name], block, create_graph=create_graph, retain_graph=keep)
-                else:
-                    xi += [torch.zeros_like(t) for t in block]
-        self.xi = xi
-        self._dummy: Vector | None = None
-        self._jtu: Vector | None = None
+            self.xi = self._simultaneous_gradient()
+        self._cross: dict[str, Vector] = {}
+
+    def _simultaneous_gradient(self) -> Vector:
+        game, cg = self.game, self.create_graph
+        if self.zero_sum and len(self.players) == 2:
+            # xi = (grad_x V, -grad_y V) from one backward pass over V
+            g = _grad(self.losses[game.players[0]], self.inputs, create_graph=cg, retain_graph=cg)
+            sy = game.slice(game.players[1])
+            return g[:sy.start] + [-t for t in g[sy]]
+        xi: Vector = []
+        last = [p for p in game.players if p in self.players][-1]
+        for name in game.players:
+            block = self.inputs[game.slice(name)]
+            if name in self.players:
+                # without create_graph nothing differentiates the graph again: free it
+                # on the last backward pass, as a hand-written step would
+                keep = cg or name != last
+                xi += _grad(self.losses[name], block, create_graph=cg, retain_graph=keep)
+            else:
+                xi += [torch.zeros_like(t) for t in block]
+        return xi
 
     def _need_graph(self) -> None:
         if not self.create_graph:
             raise GameError("Jacobian products need the graph of xi: build the Field with create_graph=True")
 
+    # ---- the one primitive: a reverse pass restricted to some inputs ---------
+    def backward(self, outputs: Vector, cotangents: Vector, player: str | None = None,
+                 create_graph: bool = False) -> Vector:
+        """grad <outputs, cotangents> with respect to ``player``'s inputs (all if ``None``).
+
+        ``outputs`` are tensors of this Field's graph (blocks of xi, cross gradients);
+        outputs without a graph contribute zero.
+        """
+        self._need_graph()
+        inputs = self.inputs if player is None else self.inputs[self.game.slice(player)]
+        pairs = [(o, c) for o, c in zip(outputs, cotangents) if o.requires_grad]
+        if not pairs:
+            return [torch.zeros_like(t) for t in inputs]
+        return _grad([o for o, _ in pairs], inputs, [c for _, c in pairs], create_graph)
+
+    def block(self, vector: Vector, player: str) -> Vector:
+        """``player``'s block of ``vector``."""
+        return vector[self.game.slice(player)]
+
+    def gradient(self, player: str, create_graph: bool = False) -> Vector:
+        """grad L_i: the gradient of ``player``'s loss with respect to every player's parameters.
+
+        Its own block is xi_i; the others (the cross gradients) are made once, with
+        their graph, when first asked for. Needs ``create_graph=True`` on the Field.
+        """
+        self._need_graph()
+        if player not in self.players:
+            raise GameError(f"player {player!r}'s gradient was not computed in this Field "
+                            f"(players {list(self.players)})")
+        if player not in self._cross:
+            game, own = self.game, self.game.slice(player)
+            others = [n for n in game.players if n != player]
+            if self.zero_sum:  # L_i = -L_j: grad_j L_i = -xi_j
+                j = others[0]
+                if j not in self.players:
+                    raise GameError(f"the cross gradient of {player!r} needs xi of {j!r}")
+                cross = {j: [-t for t in self.block(self.xi, j)]}
+            else:
+                flat = [t for n in others for t in self.inputs[game.slice(n)]]
+                with torch.enable_grad():
+                    parts = _grad(self.losses[player], flat, create_graph=True)
+                cross, k = {}, 0
+                for n in others:
+                    size = len(game.parameters(n))
+                    cross[n] = parts[k:k + size]
+                    k += size
+            full: Vector = []
+            for n in game.players:
+                full += self.xi[own] if n == player else cross[n]
+            self._cross[player] = full
+        full = self._cross[player]
+        return full if create_graph else [t.detach() for t in full]
+
+    # ---- products with blocks of J ------------------------------------------
+    def block_vjp(self, i: str, j: str, w: Vector, create_graph: bool = False) -> Vector:
+        """J_ij^T w_i = grad_j <xi_i, w_i>, a vector over player j's parameters."""
+        return self.backward(self.block(self.xi, i), w, j, create_graph)
+
+    def block_jvp(self, i: str, j: str, v: Vector, create_graph: bool = False) -> Vector:
+        """J_ij v_j = d xi_i / d theta_j v_j, a vector over player i's parameters."""
+        if i == j:
+            return self.block_vjp(i, i, v, create_graph)
+        if self.zero_sum:
+            return [-t for t in self.block_vjp(j, i, v, create_graph)]
+        cross = self.block(self.gradient(i, create_graph=True), j)
+        return self.backward(cross, v, i, create_graph)
+
+    # ---- products with the whole J --------------------------------------------
     def vjp(self, v: Vector, create_graph: bool = False) -> Vector:
-        """J^T v: one backward pass through the graph of xi.
+        """J^T v = grad <xi, v>: one backward pass.
 
         ``create_graph=True`` keeps the product differentiable (for maps built on it).
         """
-        self._need_graph()
-        keep = [k for k, x in enumerate(self.xi) if x.requires_grad]
-        if not keep:
-            return [torch.zeros_like(t) for t in self.inputs]
-        return _grad([self.xi[k] for k in keep], self.inputs, [v[k] for k in keep], create_graph)
+        return self.backward(self.xi, v, None, create_graph)
 
     def jvp(self, v: Vector, create_graph: bool = False) -> Vector:
-        """J v, by double backward: J v = d/du <J^T u, v> at any u."""
-        self._need_graph()
-        if self._jtu is None:
-            keep = [k for k, x in enumerate(self.xi) if x.requires_grad]
-            self._dummy = [torch.zeros_like(self.xi[k], requires_grad=True) for k in keep]
-            self._keep = keep
-            if keep:
-                self._jtu = _grad([self.xi[k] for k in keep], self.inputs, self._dummy, create_graph=True)
-            else:
-                self._jtu = []
-        live = [k for k, t in enumerate(self._jtu) if t.requires_grad]
-        out = [torch.zeros_like(x) for x in self.xi]
-        if live:
-            parts = _grad([self._jtu[k] for k in live], self._dummy, [v[k] for k in live], create_graph)
-            for k, part in zip(self._keep, parts):
-                out[k] = part
-        return out
+        """J v, row block by row block: (J v)_i = grad_i <grad L_i, v>.
 
-    def gradient(self, player: str, create_graph: bool = False) -> Vector:
-        """The gradient of ``player``'s loss with respect to every player's parameters.
-
-        Needs the graph: build the Field with ``create_graph=True``.
+        In a ZeroSumGame with losses (V, -V), s = <grad V, v> gives
+        J v = (grad_x s, -grad_y s): one backward pass.
         """
         self._need_graph()
-        return _grad(self.losses[player], self.inputs, create_graph=create_graph)
+        game = self.game
+        if self.zero_sum and len(self.players) == 2:
+            sy = game.slice(game.players[1])
+            g = self.backward(self.xi, v[:sy.start] + [-t for t in v[sy]], None, create_graph)
+            return g[:sy.start] + [-t for t in g[sy]]
+        out: Vector = []
+        for name in game.players:
+            if name in self.players:
+                out += self.backward(self.gradient(name, create_graph=True), v, name, create_graph)
+            else:
+                out += [torch.zeros_like(t) for t in self.inputs[game.slice(name)]]
+        return out
 
     def check_finite(self, step: int) -> None:
         """Raise :class:`NonFiniteError` if a loss or xi is NaN or Inf, naming the player.

@@ -48,11 +48,23 @@ def random_like(game, seed):
 
 
 def check_products(game, J, args=()):
+    """Full products and every block product J_ij v_j, J_ij^T w_i against the dense J."""
     f = eq.Field(game, args, create_graph=True)
+    rows, lo = {}, 0
+    for p in game.players:
+        rows[p] = slice(lo, lo + game.num_parameters(p))
+        lo = rows[p].stop
     for seed in range(3):
         v = random_like(game, seed)
         torch.testing.assert_close(flat(f.jvp(v)), J @ flat(v), rtol=1e-10, atol=1e-10)
         torch.testing.assert_close(flat(f.vjp(v)), J.T @ flat(v), rtol=1e-10, atol=1e-10)
+        for i in game.players:
+            vi = v[game.slice(i)]
+            for j in game.players:
+                vj = v[game.slice(j)]
+                block = J[rows[i], rows[j]]
+                torch.testing.assert_close(flat(f.block_jvp(i, j, vj)), block @ flat(vj), rtol=1e-10, atol=1e-10)
+                torch.testing.assert_close(flat(f.block_vjp(i, j, vi)), block.T @ flat(vi), rtol=1e-10, atol=1e-10)
 
 
 def test_tensor_players_general_sum():
@@ -92,8 +104,9 @@ class Small(nn.Module):
         return self.l2(torch.tanh(self.bn(self.l1(x))))
 
 
+@pytest.mark.parametrize("zero_sum", [False, True], ids=["general-sum", "zero-sum"])
 @pytest.mark.parametrize("batchnorm", [False, True])
-def test_module_players(batchnorm):
+def test_module_players(batchnorm, zero_sum):
     torch.manual_seed(1)
     G, D = Small(2, 3, batchnorm).double(), Small(3, 1, batchnorm).double()
     G.eval(), D.eval()  # BatchNorm in eval mode: a fixed function of the parameters
@@ -104,9 +117,12 @@ def test_module_players(batchnorm):
         fake = p["G"](z)
         d_real, d_fake = p["D"](real), p["D"](fake)
         ld = nn.functional.softplus(-d_real).mean() + nn.functional.softplus(d_fake).mean()
+        if zero_sum:  # the minimax GAN: G minimizes what D maximizes
+            return {"G": -ld, "D": ld}
         return {"G": nn.functional.softplus(-d_fake).mean(), "D": ld}
 
-    game = eq.Game({"G": G, "D": D}, losses)
+    game = eq.ZeroSumGame({"G": G, "D": D}, lambda p, real: losses(p, real)["G"]) if zero_sum \
+        else eq.Game({"G": G, "D": D}, losses)
     gnames = [n for n, _ in G.named_parameters()]
     dnames = [n for n, _ in D.named_parameters()]
 

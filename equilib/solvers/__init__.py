@@ -8,7 +8,7 @@ from equilib.errors import SolverError
 from equilib.game import Game
 from equilib.solvers.alternating import AltGD
 from equilib.solvers.base import Solver
-from equilib.solvers.cgd import CGD
+from equilib.solvers.cgd import CGD, KrylovWarning
 from equilib.solvers.consensus import SGA, Consensus, Hamiltonian
 from equilib.solvers.extragradient import Extragradient
 from equilib.solvers.lola import LOLA, SOS
@@ -18,7 +18,7 @@ from equilib.solvers.unrolled import Unrolled
 
 __all__ = [
     "SOLVERS", "make_solver", "Solver", "SimGD", "AltGD", "Extragradient", "Optimistic",
-    "Consensus", "Hamiltonian", "SGA", "Unrolled", "CGD", "LOLA", "SOS",
+    "Consensus", "Hamiltonian", "SGA", "Unrolled", "CGD", "LOLA", "SOS", "KrylovWarning",
 ]
 
 SOLVERS: dict[str, type[Solver]] = {

@@ -2,66 +2,119 @@
 
 from __future__ import annotations
 
+import math
+import warnings
+
+import torch
+from torch import Tensor
+
 from equilib import vec
-from equilib.errors import SolverError
+from equilib.errors import NonFiniteError, SolverError
+from equilib.field import Field
 from equilib.game import ZeroSumGame
 from equilib.solvers.base import Solver, check_number
 from equilib.solvers.linalg import cg, gmres
+
+__all__ = ["CGD", "KrylovWarning", "bilinear_nash"]
+
+
+class KrylovWarning(UserWarning):
+    """A Krylov solve stopped at ``max_iter`` above its tolerance."""
+
+
+def bilinear_nash(f: Field, ex: float | Tensor, ey: float | Tensor, solver: Solver,
+                  x0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The Nash equilibrium (dx, dy) of CGD's local bilinear game at ``f``, flat.
+
+    (I - ex J_xy ey J_yx) dx = -ex (xi_x - J_xy (ey xi_y)),  dy = -ey (xi_y + J_yx dx),
+    with J_xy = D_xy f, J_yx = D_yx g block products of ``f`` (one restricted backward
+    pass each, two per Krylov iteration) and ex, ey the step sizes: scalars, or flat
+    per-coordinate tensors (ACGD). Conjugate gradient for a ZeroSumGame with scalar
+    steps (then the matrix is I + ex ey J_xy J_xy^T, symmetric positive definite),
+    GMRES otherwise. ``x0`` warm-starts the solve. Options ``tol``, ``atol`` and
+    ``max_iter`` come from ``solver``, which receives ``last_info``.
+    """
+    px, py = f.game.players
+    x_like, y_like = vec.detach(f.block(f.xi, px)), vec.detach(f.block(f.xi, py))
+    xi_x, xi_y = vec.flatten(x_like), vec.flatten(y_like)
+
+    def jxy(v):  # J_xy v, v over y
+        return vec.flatten(f.block_jvp(px, py, vec.unflatten(v, y_like)))
+
+    def jyx(u):  # J_yx u, u over x
+        return vec.flatten(f.block_jvp(py, px, vec.unflatten(u, x_like)))
+
+    def matvec(u):
+        return u - ex * jxy(ey * jyx(u))
+
+    rhs = -ex * (xi_x - jxy(ey * xi_y))
+    symmetric = isinstance(f.game, ZeroSumGame) and not isinstance(ex, Tensor) and not isinstance(ey, Tensor)
+    solve = cg if symmetric else gmres
+    opts = solver.options
+    dx, iters, res = solve(matvec, rhs, tol=opts["tol"], max_iter=opts["max_iter"], x0=x0, atol=opts["atol"])
+    if not math.isfinite(res):
+        raise NonFiniteError(px, solver.steps, "Krylov residual", res)
+    bnorm = float(torch.linalg.vector_norm(rhs))
+    converged = res * bnorm <= max(opts["tol"] * bnorm, opts["atol"])
+    solver.last_info = {"iterations": iters, "residual": res, "converged": converged}
+    if not converged and not solver.warned:
+        solver.warned = True
+        warnings.warn(f"{solver.name}: the Krylov solve stopped at max_iter={opts['max_iter']} with relative "
+                      f"residual {res:.3g} above tol={opts['tol']:g} (step {solver.steps}); raise max_iter or "
+                      "tol (warned once per solver; last_info has every step's figures)", KrylovWarning, stacklevel=4)
+    dy = -ey * (xi_y + jyx(dx))
+    return dx, dy
 
 
 class CGD(Solver):
     """Competitive gradient descent, two players x (loss f) and y (loss g).
 
     Each step is the Nash equilibrium of the local bilinear game with step sizes
-    eta_x, eta_y:
+    eta_x, eta_y (:func:`bilinear_nash`):
       (I - eta_x eta_y D_xy f D_yx g) dx = -eta_x (grad_x f - eta_y D_xy f grad_y g),
       dy = -eta_y (grad_y g + D_yx g dx).
-    The system is solved matrix-free: conjugate gradient for a ZeroSumGame (then it
-    is symmetric positive definite), GMRES otherwise; ``tol`` (relative residual)
-    and ``max_iter`` bound the solve. The base optimizer steps with
+    Solved matrix-free, two restricted backward passes per Krylov iteration:
+    conjugate gradient for a ZeroSumGame, GMRES otherwise, warm-started from the
+    previous step's dx (``warm_start``). The solve stops when the residual is
+    <= max(``tol`` * |rhs|, ``atol``) or after ``max_iter`` iterations (then a
+    :class:`KrylovWarning`, once). The CGDs package's BCGD(tol=T, atol=A) tests squared
+    norms: it matches tol=sqrt(T), atol=sqrt(A) here. The base optimizer steps with
     d = -(dx / eta_x, dy / eta_y), so plain SGD moves by exactly (dx, dy). On a
     bilinear zero-sum game this is the proximal point step: rate 1/sqrt(1 + eta^2 s^2).
-    ``last_info`` holds the iterations and residual of the last solve.
+    ``last_info`` holds the iterations, relative residual and convergence of the last solve.
     """
 
     name = "cgd"
-    defaults = {"tol": 1e-8, "max_iter": 100}
+    defaults = {"tol": 1e-8, "atol": 0.0, "max_iter": 100, "warm_start": True}
 
     def _check_options(self):
         if len(self.game.players) != 2:
-            raise SolverError(f"cgd takes a two-player game, this one has {len(self.game.players)} players")
-        tol, it = self.options["tol"], self.options["max_iter"]
-        check_number("tol", tol, above=0)
-        check_number("max_iter", it, at_least=1, integer=True)
-        self.last_info = {"iterations": 0, "residual": 0.0}
+            raise SolverError(f"{self.name} takes a two-player game, this one has {len(self.game.players)} players")
+        check_number("tol", self.options["tol"], above=0)
+        check_number("atol", self.options["atol"], at_least=0)
+        check_number("max_iter", self.options["max_iter"], at_least=1, integer=True)
+        if not isinstance(self.options["warm_start"], bool):
+            raise SolverError(f"warm_start must be True or False, got {self.options['warm_start']!r}")
+        self.last_info = {"iterations": 0, "residual": 0.0, "converged": True}
+        self.warned = False
+        self.previous: Tensor | None = None
 
     def _step(self, args):
-        game = self.game
-        px, py = game.players
-        sx, sy = game.slice(px), game.slice(py)
+        px, py = self.game.players
         ex, ey = self.lr[px], self.lr[py]
         f = self.field(args, create_graph=True)
-        xi = vec.detach(f.xi)
-        like = xi
-        x_like, y_like = like[sx], like[sy]
-        zeros_x = vec.zeros_like(x_like)
-        zeros_y = vec.zeros_like(y_like)
-
-        def dxy_f(v_y):  # D_xy f v_y = (J (0, v_y))_x
-            return f.jvp(zeros_x + v_y)[sx]
-
-        def dyx_g(v_x):  # D_yx g v_x = (J (v_x, 0))_y
-            return f.jvp(v_x + zeros_y)[sy]
-
-        def matvec(u):
-            u = vec.unflatten(u, x_like)
-            return vec.flatten(vec.add(u, dxy_f(dyx_g(u)), alpha=-ex * ey))
-
-        rhs = vec.scale(vec.add(xi[sx], dxy_f(xi[sy]), alpha=-ey), -ex)
-        solve = cg if isinstance(game, ZeroSumGame) else gmres
-        flat, iters, res = solve(matvec, vec.flatten(rhs), self.options["tol"], self.options["max_iter"])
-        dx = vec.unflatten(flat, x_like)
-        dy = vec.scale(vec.add(xi[sy], dyx_g(dx)), -ey)
-        self.last_info = {"iterations": iters, "residual": res}
-        self.apply(vec.scale(dx, -1.0 / ex) + vec.scale(dy, -1.0 / ey))
+        x0 = self.previous if self.options["warm_start"] else None
+        dx, dy = bilinear_nash(f, ex, ey, self, x0)
+        like = vec.detach(f.xi)
+        self.apply(vec.unflatten(dx / -ex, like[self.game.slice(px)])
+                   + vec.unflatten(dy / -ey, like[self.game.slice(py)]))
+        self.previous = dx.detach()
         return f.losses
+
+    def _extra_state(self):
+        return {"previous": self.previous}
+
+    def _load_extra_state(self, state):
+        prev = state.get("previous")
+        t = self.game.parameters()[0]
+        self.previous = None if prev is None else prev.to(device=t.device, dtype=t.dtype).clone()

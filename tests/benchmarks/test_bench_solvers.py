@@ -17,7 +17,7 @@ LR = 1e-3
 SOLVERS = {
     "simgd": {}, "altgd": {}, "extragradient": {}, "optimistic": {}, "consensus": {"gamma": 1.0},
     "hamiltonian": {}, "sga": {"lam": 1.0}, "unrolled": {"unroll_steps": 5},
-    "cgd": {"tol": 1e-30, "max_iter": 10}, "lola": {"alpha": LR},
+    "cgd": {"tol": 1e-30, "max_iter": 10, "warm_start": False}, "lola": {"alpha": LR},
 }
 
 
