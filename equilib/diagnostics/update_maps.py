@@ -262,7 +262,7 @@ def _sos(solver, P):
     """SOS: lola's map with the shaping term scaled by the solver's p at this point, held
     fixed. Exact at fixed points (p = |xi|^2 and its gradient vanish with xi, leaving
     look-ahead's map) and where p is locally constant."""
-    xi, lookahead, chi = solver._terms(P.field)
+    xi, lookahead, chi = solver.terms(P.field)
     return _lola(solver, P, shaping=solver.shaping_scale(xi, lookahead, chi))
 
 

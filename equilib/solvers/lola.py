@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import torch
-
 from equilib import vec
+from equilib.vec import Vector
 from equilib.errors import SolverError
 from equilib.field import Field
 from equilib.solvers.base import Solver, check_number, per_player
+
+
 
 
 class LOLA(Solver):
@@ -32,32 +33,50 @@ class LOLA(Solver):
                 check_number(f"alpha for player {p!r}", v, at_least=0)
             per_player(a, self.game.players, "alpha", check)
 
-    def _terms(self, f: Field):
-        """(xi, look-ahead direction (I - H_o diag(alpha)) xi, shaping term chi)."""
+    def _alpha(self) -> dict[str, float]:
+        a = self.options["alpha"]
+        return per_player(self.lr if a is None else a, self.game.players, "alpha")
+
+    def _terms(self, f: Field, separate: bool):
+        """Per player i, from its full gradient g_i = grad L_i (xi_i and the cross gradients):
+
+        shift_i = sum_{j != i} alpha_j J_ij xi_j = grad_i sum_j alpha_j <g_ij, xi_j>   (look-ahead),
+        chi_i = sum_{j != i} alpha_j J_ji^T g_ij = grad_i sum_j alpha_j <xi_j, g_ij>    (shaping),
+        each one backward pass restricted to theta_i; with ``separate=False`` their sum
+        in a single pass (Foerster et al.'s surrogate). Returns (xi, shift, chi) or (xi, shift + chi, None).
+        """
         game = self.game
-        alpha = per_player(self.options["alpha"] if self.options["alpha"] is not None else self.lr,
-                           game.players, "alpha")
-        owner = [p for p in game.players for _ in game.parameters(p)]
+        alpha = self._alpha()
         xi = vec.detach(f.xi)
-        lookahead = list(xi)
-        for j in game.players:  # - sum_{j != i} alpha_j J_ij xi_j
-            sj = game.slice(j)
-            jv = f.jvp(vec.scale(vec.restrict(xi, sj), alpha[j]))
-            for k in range(len(lookahead)):
-                if owner[k] != j:
-                    lookahead[k] = lookahead[k] - jv[k]
-        chi = vec.zeros_like(xi)
-        for i in game.players:  # chi_i = (J^T w_i)_i, w_i = (alpha_j grad_j L_i)_{j != i}
-            si = game.slice(i)
-            w = [torch.zeros_like(c) if owner[k] == i else alpha[owner[k]] * c.detach()
-                 for k, c in enumerate(f.gradient(i))]
-            chi[si] = f.vjp(w)[si]
-        return xi, lookahead, chi
+        first: Vector = []
+        second: Vector = []
+        for i in game.players:
+            g = f.gradient(i, create_graph=True)
+            cross, xis, w_cross, w_xi = [], [], [], []
+            for j in game.players:
+                if j == i:
+                    continue
+                sj = game.slice(j)
+                cross += g[sj]
+                xis += f.xi[sj]
+                w_cross += [alpha[j] * t for t in xi[sj]]
+                w_xi += [alpha[j] * t.detach() for t in g[sj]]
+            if separate:
+                first += f.backward(cross, w_cross, i)
+                second += f.backward(xis, w_xi, i)
+            else:
+                first += f.backward(cross + xis, w_cross + w_xi, i)
+        return xi, first, (second if separate else None)
+
+    def terms(self, f: Field) -> tuple[Vector, Vector, Vector]:
+        """(xi, look-ahead direction (I - H_o diag(alpha)) xi, shaping term chi) at ``f``."""
+        xi, shift, chi = self._terms(f, separate=True)
+        return xi, vec.add(xi, shift, alpha=-1.0), chi
 
     def _step(self, args):
         f = self.field(args, create_graph=True)
-        _, lookahead, chi = self._terms(f)
-        self.apply(vec.add(lookahead, chi, alpha=-1.0))
+        xi, shift_and_chi, _ = self._terms(f, separate=False)
+        self.apply(vec.add(xi, shift_and_chi, alpha=-1.0))
         return f.losses
 
 
@@ -88,7 +107,7 @@ class SOS(LOLA):
 
     def _step(self, args):
         f = self.field(args, create_graph=True)
-        xi, lookahead, chi = self._terms(f)
+        xi, lookahead, chi = self.terms(f)
         self.last_p = self.shaping_scale(xi, lookahead, chi)
         self.apply(vec.add(lookahead, chi, alpha=-self.last_p))
         return f.losses

@@ -42,17 +42,20 @@ class Unrolled(Solver):
             f = self.field(args)
             self.apply(f.xi)
             return f.losses
-        f = self.field(args, players=others)
+        # xi of the others at theta, with its graph: their own update and inner step 0
+        f = self.field(args, create_graph=True, players=others)
         unroll_lr = per_player(self.options["unroll_lr"] or self.lr, game.players, "unroll_lr")
-        point = [t.detach().requires_grad_(True) for t in game.parameters()]
         head = game.slice(first)
-        x = point[head]
-        phi = list(point[head.stop:])
+        x = f.inputs[head]
         lrs = [unroll_lr[p] for p in others for _ in game.parameters(p)]
-        for _ in range(k):
-            inner = Field(game, args, tensors=x + phi, create_graph=True, players=others)
-            inner.check_finite(self.steps)
-            phi = [t - lr * g for t, g, lr in zip(phi, inner.xi[head.stop:], lrs)]
+        inner_xi = f.xi[head.stop:]
+        phi = list(f.inputs[head.stop:])
+        for step in range(k):
+            if step > 0:
+                inner = Field(game, args, tensors=x + phi, create_graph=True, players=others)
+                inner.check_finite(self.steps)
+                inner_xi = inner.xi[head.stop:]
+            phi = [t - lr * g for t, g, lr in zip(phi, inner_xi, lrs)]
         outer = self.field(args, tensors=x + phi, players=[first])  # d/dx L_1(x, phi_k(x))
-        self.apply(outer.xi[head] + f.xi[head.stop:])
+        self.apply(outer.xi[head] + [t.detach() for t in f.xi[head.stop:]])
         return f.losses
