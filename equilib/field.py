@@ -27,10 +27,13 @@ Vector = list[Tensor]
 
 
 def _grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=True) -> Vector:
-    return list(torch.autograd.grad(
-        outputs, inputs, grad_outputs=grad_outputs, retain_graph=retain_graph,
-        create_graph=create_graph, allow_unused=True, materialize_grads=True,
-    ))
+    """torch.autograd.grad, with zeros for inputs the outputs do not depend on."""
+    grads = list(torch.autograd.grad(outputs, inputs, grad_outputs=grad_outputs, retain_graph=retain_graph,
+                                     create_graph=create_graph, allow_unused=True))
+    for k, g in enumerate(grads):
+        if g is None:
+            grads[k] = torch.zeros_like(inputs[k])
+    return grads
 
 
 class Field:
@@ -70,9 +73,13 @@ class Field:
         self.zero_sum = isinstance(game, ZeroSumGame)
         if tensors is not None:  # differentiable inputs: keep graphs (unrolled), make plain tensors leaves
             tensors = [t if t.requires_grad else t.detach().requires_grad_(True) for t in tensors]
-        with torch.enable_grad():  # also inside a caller's no_grad block
+        if torch.is_grad_enabled():
             self.losses, self.inputs = game.evaluate(tensors, *args)
             self.xi = self._simultaneous_gradient()
+        else:
+            with torch.enable_grad():  # also inside a caller's no_grad block
+                self.losses, self.inputs = game.evaluate(tensors, *args)
+                self.xi = self._simultaneous_gradient()
         self._cross: dict[str, Vector] = {}
 
     def _simultaneous_gradient(self) -> Vector:
@@ -81,7 +88,10 @@ class Field:
             # xi = (grad_x V, -grad_y V) from one backward pass over V
             g = _grad(self.losses[game.players[0]], self.inputs, create_graph=cg, retain_graph=cg)
             sy = game.slice(game.players[1])
-            return g[:sy.start] + [-t for t in g[sy]]
+            if not cg:  # fresh gradients, owned here: negate in place
+                torch._foreach_neg_(g[sy])
+                return g
+            return g[:sy.start] + _neg(g[sy])
         xi: Vector = []
         last = [p for p in game.players if p in self.players][-1]
         for name in game.players:
@@ -135,7 +145,7 @@ class Field:
                 j = others[0]
                 if j not in self.players:
                     raise GameError(f"the cross gradient of {player!r} needs xi of {j!r}")
-                cross = {j: [-t for t in self.block(self.xi, j)]}
+                cross = {j: _neg(self.block(self.xi, j))}
             else:
                 flat = [t for n in others for t in self.inputs[game.slice(n)]]
                 with torch.enable_grad():
@@ -162,7 +172,7 @@ class Field:
         if i == j:
             return self.block_vjp(i, i, v, create_graph)
         if self.zero_sum:
-            return [-t for t in self.block_vjp(j, i, v, create_graph)]
+            return _neg(self.block_vjp(j, i, v, create_graph))
         cross = self.block(self.gradient(i, create_graph=True), j)
         return self.backward(cross, v, i, create_graph)
 
@@ -184,8 +194,8 @@ class Field:
         game = self.game
         if self.zero_sum and len(self.players) == 2:
             sy = game.slice(game.players[1])
-            g = self.backward(self.xi, v[:sy.start] + [-t for t in v[sy]], None, create_graph)
-            return g[:sy.start] + [-t for t in g[sy]]
+            g = self.backward(self.xi, v[:sy.start] + _neg(v[sy]), None, create_graph)
+            return g[:sy.start] + _neg(g[sy])
         out: Vector = []
         for name in game.players:
             if name in self.players:
@@ -207,10 +217,16 @@ class Field:
         check_finite(self.game, self.xi, step, "gradient")
 
 
+def _neg(tensors: Vector) -> Vector:
+    """[-t for t in tensors], in one fused call."""
+    return list(torch._foreach_neg(tensors)) if tensors else []
+
+
 def _all_finite(tensors: Vector) -> bool:
     """Whether every entry is finite, in one pass and one device sync: NaN and Inf
     propagate through a sum (Inf - Inf is NaN). A sum of finite entries overflows
-    only past the dtype's largest value (3e38 in float32), far beyond any usable gradient."""
+    only past the dtype's largest value (3e38 in float32), far beyond any usable gradient.
+    (The foreach max-norm would be one call, but on CPU it is about 9x slower.)"""
     sums = [t.sum() for t in tensors]
     if len({s.dtype for s in sums}) > 1:  # players of different dtypes
         sums = [s.double() for s in sums]

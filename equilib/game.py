@@ -130,6 +130,9 @@ class Game:
             self._starts.append(n)
             n += len(p.tensors)
         self._count = n
+        self._names = tuple(p.name for p in self._players)
+        self._slices = {p.name: slice(start, start + len(p.tensors)) for p, start in zip(self._players, self._starts)}
+        self._all_modules = all(p.kind == "module" for p in self._players)
 
     # ---- structure ---------------------------------------------------------
     def _check_no_sharing(self) -> None:
@@ -147,7 +150,7 @@ class Game:
     @property
     def players(self) -> tuple[str, ...]:
         """Player names in declared order."""
-        return tuple(p.name for p in self._players)
+        return self._names
 
     @property
     def params(self) -> dict[str, ParamSpec]:
@@ -162,9 +165,11 @@ class Game:
 
     def slice(self, player: str) -> slice:
         """Where ``player``'s tensors sit in the flat list :meth:`parameters`."""
-        i = self.players.index(self._player(player).name)
-        start = self._starts[i]
-        return slice(start, start + len(self._players[i].tensors))
+        try:
+            return self._slices[player]
+        except (KeyError, TypeError):
+            self._player(player)  # raises GameError naming the players
+            raise
 
     def num_parameters(self, player: str | None = None) -> int:
         """Number of scalar parameters of one player, or of the whole game."""
@@ -190,6 +195,10 @@ class Game:
         elsewhere the given tensors, untouched (so torch.func transforms apply).
         """
         current = tensors is None
+        if current and self._all_modules:  # the common GAN case: the modules themselves
+            tensors = [t for p in self._players for t in p.tensors]
+            losses = self._losses_fn({p.name: p.spec for p in self._players}, *args)
+            return self._check_losses(losses), tensors
         if current:
             tensors = [t if p.kind == "module" else t.detach().requires_grad_(True)
                        for p in self._players for t in p.tensors]
@@ -213,16 +222,19 @@ class Game:
                 f"the losses function must return a dict {{player: scalar tensor}}, "
                 f"got {type(losses).__name__}"
             )
-        missing = [n for n in self.players if n not in losses]
-        extra = [n for n in losses if n not in self.players]
-        if missing or extra:
+        if len(losses) != len(self._names) or any(n not in losses for n in self._names):
+            missing = [n for n in self.players if n not in losses]
+            extra = [n for n in losses if n not in self.players]
             raise GameError(
                 f"the losses function must return one loss per player {list(self.players)}; "
                 f"missing {missing}, unknown {extra}"
             )
         out = {}
-        for name in self.players:
+        for name in self._names:
             loss = losses[name]
+            if type(loss) is Tensor and loss.dim() == 0 and loss.is_floating_point():
+                out[name] = loss  # the common case, checked in three attribute reads
+                continue
             if not isinstance(loss, Tensor):
                 raise GameError(
                     f"loss of player {name!r} is a {type(loss).__name__}; it must be a scalar tensor"

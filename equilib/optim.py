@@ -36,20 +36,41 @@ class SGD(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):  # noqa: D102 - torch.optim signature
         for group in self.param_groups:
-            lr, beta = group["lr"], group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                d = p.grad
-                if beta != 0.0:
-                    state = self.state[p]
-                    if "momentum_buffer" not in state:
-                        state["momentum_buffer"] = d.clone()
-                    else:
-                        state["momentum_buffer"].mul_(beta).add_(d)
-                    d = state["momentum_buffer"]
-                p.add_(d, alpha=-lr)
+            pairs = [(p, p.grad) for p in group["params"] if p.grad is not None]
+            if pairs:
+                self._update(group, [p for p, _ in pairs], [d for _, d in pairs])
         return None
+
+    @torch.no_grad()
+    def step_with(self, directions: list[Tensor]) -> None:
+        """The step with ``directions`` (one per parameter, in order) in place of ``.grad``.
+
+        The same arithmetic as :meth:`step`, without touching ``.grad``, in fused
+        (foreach) kernels: what the solvers call.
+        """
+        k = 0
+        for group in self.param_groups:
+            n = len(group["params"])
+            self._update(group, group["params"], directions[k:k + n])
+            k += n
+
+    def _update(self, group: dict, params: list[Tensor], directions: list[Tensor]) -> None:
+        lr, beta = group["lr"], group["momentum"]
+        if beta != 0.0:
+            buffers = []
+            for p, d in zip(params, directions):
+                state = self.state[p]
+                if "momentum_buffer" not in state:
+                    state["momentum_buffer"] = d.clone()
+                    buffers.append(None)
+                else:
+                    buffers.append(state["momentum_buffer"])
+            old = [b for b in buffers if b is not None]
+            if old:
+                torch._foreach_mul_(old, beta)
+                torch._foreach_add_(old, [d for b, d in zip(buffers, directions) if b is not None])
+            directions = [self.state[p]["momentum_buffer"] for p in params]
+        torch._foreach_add_(params, directions, alpha=-lr)
 
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {

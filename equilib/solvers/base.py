@@ -18,7 +18,7 @@ from torch import Tensor
 from equilib.errors import NonFiniteError, SolverError
 from equilib.field import Field, check_finite
 from equilib.game import Game
-from equilib.optim import make_optimizer, optimizer_class
+from equilib.optim import SGD, make_optimizer, optimizer_class
 
 __all__ = ["Solver"]
 
@@ -243,12 +243,17 @@ class Solver:
         if not checked:
             check_finite(self.game, direction, self.steps, "update direction")
         for p in players or self.game.players:
+            block = direction[self.game.slice(p)]
+            opt = self.optimizers[p]
+            if type(opt) is SGD:  # equilib's own SGD takes the direction directly (fused kernels)
+                opt.step_with([d.detach() for d in block])
+                continue
             params = self.game.parameters(p)
             saved = [t.grad for t in params]
-            for t, d in zip(params, direction[self.game.slice(p)]):
+            for t, d in zip(params, block):
                 t.grad = d.detach()
             try:
-                self.optimizers[p].step()
+                opt.step()
             finally:
                 for t, g in zip(params, saved):
                     t.grad = g
