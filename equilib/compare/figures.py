@@ -1,11 +1,11 @@
 """The report's figures, one set per game (matplotlib's Agg canvas; pyplot's global state untouched).
 
-- :func:`plot_trajectories` (2-parameter games): the field -xi (the direction gradient play
-  moves) as streamlines, coloured by |xi|, with every solver's iterates from the start.
-- :func:`plot_distances`: distance to the equilibrium (or |xi|) against steps and against
-  gradient evaluations, log scale.
+- :func:`plot_trajectories` (2-parameter games): one panel per solver, its iterates from the
+  start over the streamlines of the field -xi (the direction gradient play moves), shaded by |xi|.
+- :func:`plot_distances`: distance to the equilibrium (or |xi|) against steps, against
+  gradient evaluations and against backward passes (the cost with Jacobian products), log scale.
 - :func:`plot_scan`: predicted spectral radius (lines) and measured contraction (markers)
-  against the step size, log-log, with rho = 1 marked.
+  against the step size (log x), with rho = 1 marked and values above 1.5 cut.
 - :func:`plot_jacobian_eigenvalues`: eigenvalues of the game Jacobian J in the complex plane
   (``equilib.diagnostics.plot_eigenvalues``).
 
@@ -66,49 +66,61 @@ def plot_trajectories(spec, star, results: list[RunResult], path, grid: int = 21
             xi = torch.cat([g.detach().reshape(-1).double() for g in eq.Field(game).xi])
             U[i, j], V[i, j] = -float(xi[0]), -float(xi[1])
     names = [n for p in game.players for n in [p] * game.num_parameters(p)]
-    fig = Figure(figsize=(7.6, 5.6))
-    ax = fig.add_subplot()
+    cols = min(4, len(runs))
+    rows = -(-len(runs) // cols)
+    fig = Figure(figsize=(3.1 * cols, 3.1 * rows + 0.4))
     speed = np.hypot(U, V)
-    ax.streamplot(xs, ys, U, V, color=speed, cmap="Greys", density=1.0, linewidth=0.7, arrowsize=0.8, zorder=1)
-    for r in runs:
+    for k, r in enumerate(runs):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        ax.streamplot(xs, ys, U, V, color=speed, cmap="Greys", density=0.7, linewidth=0.6, arrowsize=0.7, zorder=1)
         p = np.asarray(r.points)
-        label = f"{r.solver} ({r.status}{' @ %d' % r.diverged_at if r.diverged_at else ''})"
-        ax.plot(p[:, 0], p[:, 1], lw=1.2, marker=".", ms=2, label=label, zorder=3, **style(r.solver))
-    ax.plot(*start, "o", color="k", ms=6, zorder=4, label="start")
-    if star is not None:
-        ax.plot(*centre, "*", color="red", ms=13, zorder=4, label="equilibrium")
-    ax.set_xlim(xs[0], xs[-1])
-    ax.set_ylim(ys[0], ys[-1])
-    ax.set_aspect("equal", adjustable="box")
-    ax.set_xlabel(f"{names[0]} (minimizes its loss)")
-    ax.set_ylabel(f"{names[1]}")
-    ax.set_title(f"{spec.name}: iterates over the field -xi (grey: |xi|), lr {runs[0].lr:g}", fontsize=10)
-    _legend(ax)
+        ax.plot(p[:, 0], p[:, 1], lw=1.0, marker=".", ms=2, zorder=3, color=style(r.solver)["color"])
+        ax.plot(*start, "o", color="k", ms=5, zorder=4)
+        if star is not None:
+            ax.plot(*centre, "*", color="red", ms=10, zorder=4)
+        ax.set_xlim(xs[0], xs[-1])
+        ax.set_ylim(ys[0], ys[-1])
+        ax.set_aspect("equal", adjustable="box")
+        ax.set_title(f"{r.solver}: {r.status}{' @ %d' % r.diverged_at if r.diverged_at else ''}", fontsize=9)
+        ax.tick_params(labelsize=7)
+        if k % cols == 0:
+            ax.set_ylabel(names[1], fontsize=8)
+        if k >= len(runs) - cols:
+            ax.set_xlabel(names[0], fontsize=8)
+    fig.suptitle(f"{spec.name}: {len(runs[0].points) - 1} steps at lr {runs[0].lr:g} from the black dot; red star: "
+                 "equilibrium; grey: streamlines of -xi (darker: larger |xi|)", fontsize=10)
+    fig.tight_layout()
     return _save(fig, path)
 
 
 def plot_distances(spec, results: list[RunResult], path) -> Path:
-    """Distance (or |xi|) against steps and against gradient evaluations, log y."""
+    """Distance (or |xi|) against steps, gradient evaluations and backward passes, log y."""
     runs = [r for r in results if len(r.distances) > 1]
     measure = "distance to the equilibrium" if all(r.measure == "distance" for r in runs) else "|xi|"
-    fig = Figure(figsize=(11.0, 4.2))
-    axes = [fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)]
+    fig = Figure(figsize=(15.0, 4.2))
+    axes = [fig.add_subplot(1, 3, k + 1) for k in range(3)]
+    low = []
     for r in runs:
         d = np.asarray(r.distances, dtype=float)
         d = np.where(d > 0, d, np.nan)  # zeros leave the log axis
+        low.append(np.nanmin(d) if np.isfinite(d).any() else 1.0)
         label = f"{r.solver} ({r.status}{' @ %d' % r.diverged_at if r.diverged_at else ''})"
-        axes[0].plot(np.arange(len(d)), d, lw=1.3, label=label, **style(r.solver))
-        axes[1].plot(np.asarray(r.evals), d, lw=1.3, label=label, **style(r.solver))
-    for ax, xlabel in zip(axes, ["step", "gradient evaluations (cumulative)"]):
+        for ax, x in zip(axes, [np.arange(len(d)), r.evals, r.backwards]):
+            ax.plot(np.asarray(x), d, lw=1.3, label=label, **style(r.solver))
+    xlabels = ["step", "gradient evaluations (losses and xi), cumulative",
+               "backward passes (xi and Jacobian products), cumulative"]
+    for ax, xlabel in zip(axes, xlabels):
         ax.set_yscale("log")
+        ax.set_ylim(bottom=max(min(low or [1.0]) / 3, 1e-13))
         ax.axhline(1e-6, color="0.4", lw=0.8, ls=":")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(measure)
+        ax.set_xlabel(xlabel, fontsize=9)
         ax.grid(alpha=0.3, which="major")
+    axes[0].set_ylabel(measure)
     lr = runs[0].lr if runs else float("nan")
     axes[0].set_title(f"{spec.name}: {measure} per step (lr {lr:g}; dotted: 1e-6)", fontsize=10)
-    axes[1].set_title("... per gradient evaluation (cost)", fontsize=10)
-    _legend(axes[1])
+    axes[1].set_title("... per gradient evaluation", fontsize=10)
+    axes[2].set_title("... per backward pass (cost)", fontsize=10)
+    _legend(axes[2])
     fig.tight_layout()
     return _save(fig, path)
 
@@ -128,16 +140,16 @@ def plot_scan(scan, path) -> Path:
             ax.plot(lr, c, "o", ms=4, color=st["color"], label=None if name in scan.predicted else f"{name} (measured)")
             shown += list(c)
     values = shown + [v for r in scan.predicted.values() for v in r if np.isfinite(v)]
-    lo = min([v for v in values if v > 0] or [0.5])
+    lo = min(values or [0.5])
+    bottom = max(0.0, lo - 0.05)
     ax.axhline(1.0, color="k", lw=0.9, ls=":", zorder=1)
-    ax.axhspan(max(lo * 0.9, 1e-3), 1.0, color="tab:green", alpha=0.06)
+    ax.axhspan(bottom, 1.0, color="tab:green", alpha=0.06)
     ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_ylim(max(lo * 0.9, 1e-3), 2.0)
+    ax.set_ylim(bottom, 1.5)
     ax.set_xlabel("step size lr")
     ax.set_ylabel("contraction per step")
-    ax.set_title(f"{scan.game}: predicted rho at the {scan.predicted_at} (lines), measured (dots); "
-                 "green: converges", fontsize=9)
+    ax.set_title(f"{scan.game}: step-size scan\nlines: rho predicted at the {scan.predicted_at}; dots: measured "
+                 "contraction; green: converges", fontsize=9)
     ax.grid(alpha=0.3, which="both")
     _legend(ax)
     return _save(fig, path)

@@ -18,9 +18,10 @@ The outcome, in this order:
 - ``converging`` / ``diverging`` / ``bounded``: measured contraction below 1 - 1e-4, above
   1 + 1e-4, or in between.
 
-The measured contraction per step is (d_t2 / d_t1)^(1 / (t2 - t1)) with t2 the last step whose
-distance is above 1e-11 (before round-off dominates) and t1 = t2 // 2: the geometric mean
-factor over the second half of the informative part of the run. The predicted one is the
+The measured contraction per step is (d_t2 / d_t1)^(1 / (t2 - t1)) with t2 the last step
+before the distance first falls to the floor (1e-9 in float64, 1e3 machine epsilons in lower
+precision: below it round-off and solver tolerances, not the rate, drive it) and t1 = t2 // 2:
+the geometric mean factor over the second half of the informative part of the run. The predicted one is the
 spectral radius of the solver's one-step map at the equilibrium
 (``equilib.diagnostics.spectral_radius``), or at the final point when the game has no
 equilibrium and the run converged there.
@@ -42,7 +43,7 @@ from equilib import diagnostics as dg
 
 __all__ = ["RunResult", "run_one", "measured_contraction", "predicted_radius", "counting", "set_point"]
 
-FLOOR = 1e-11  # distances below this are round-off, not informative for the contraction
+FLOOR = 1e-9  # float64 distances below this are round-off or solver tolerance (cgd's Krylov solve), not rate
 
 
 @dataclass
@@ -57,6 +58,7 @@ class RunResult:
     diverged_at: int | None = None
     distances: list[float] = field(default_factory=list)  # d_0 .. d_T
     evals: list[int] = field(default_factory=list)  # cumulative gradient evaluations after each step (0 first)
+    backwards: list[int] = field(default_factory=list)  # cumulative backward passes after each step (0 first)
     points: list[list[float]] = field(default_factory=list)  # theta_t, for 2-parameter games only
     steps_done: int = 0
     seconds: float = 0.0
@@ -127,19 +129,19 @@ def distance(game: eq.Game, star: torch.Tensor | None) -> float:
     return float(torch.linalg.vector_norm(flat(game) - star)) if star is not None else xi_norm(game)
 
 
-def measured_contraction(distances: list[float]) -> float | None:
-    """(d_t2 / d_t1)^(1/(t2 - t1)), t2 the last step with d > FLOOR, t1 = t2 // 2."""
+def measured_contraction(distances: list[float], floor: float = FLOOR) -> float | None:
+    """(d_t2 / d_t1)^(1/(t2 - t1)), t2 the last step before d first falls to ``floor``, t1 = t2 // 2."""
     d = np.asarray(distances, dtype=float)
-    if len(d) < 2 or not d[0] > FLOOR:
+    bad = np.nonzero(~np.isfinite(d))[0]
+    d = d[:bad[0]] if len(bad) else d  # up to the first NaN/Inf
+    if len(d) < 2 or not d[0] > floor:
         return None
-    above = np.nonzero(np.isfinite(d) & (d > FLOOR))[0]
-    t2 = int(above[-1])
+    below = np.nonzero(d <= floor)[0]
+    t2 = int(below[0]) - 1 if len(below) else len(d) - 1
     if t2 + 1 < len(d) and t2 < 2:  # fell below the floor within two steps: use that step
         t2 += 1
     t2 = max(t2, 1)
     t1 = t2 // 2
-    if not (np.isfinite(d[t2]) and d[t1] > 0):
-        return None
     return float((d[t2] / d[t1]) ** (1.0 / (t2 - t1))) if d[t2] > 0 else 0.0
 
 
@@ -179,7 +181,7 @@ def run_one(spec, solver_name: str, lr: float, steps: int, bound: float = 1e3, t
         return r
     two_d = keep_points and game.num_parameters() == 2
     d0 = distance(game, star)
-    r.distances, r.evals = [d0], [0]
+    r.distances, r.evals, r.backwards = [d0], [0], [0]
     if two_d:
         r.points.append(flat(game).tolist())
     limit = bound * max(d0, 1.0)
@@ -207,6 +209,7 @@ def run_one(spec, solver_name: str, lr: float, steps: int, bound: float = 1e3, t
             d = distance(game, star)
             r.distances.append(d)
             r.evals.append(counter["evals"])
+            r.backwards.append(counter["backward"])
             if two_d:
                 r.points.append(now.tolist())
             if not math.isfinite(d) or d > limit:
@@ -216,8 +219,9 @@ def run_one(spec, solver_name: str, lr: float, steps: int, bound: float = 1e3, t
     kinds = sorted({type(w.message).__name__ for w in caught})
     if kinds:
         r.note = "; ".join(filter(None, [r.note, "warned: " + ", ".join(kinds)]))
-    r.backward = counter["backward"]
-    r.contraction = measured_contraction(r.distances)
+    r.backward = r.backwards[-1]  # completed steps only (a failed step is not counted)
+    eps = max(torch.finfo(t.dtype).eps for t in game.parameters())
+    r.contraction = measured_contraction(r.distances, max(FLOOR, 1e3 * eps))
     r.status = _outcome(r, tol, last_move)
     if predict:
         point, r.predicted_at = (star, "equilibrium") if star is not None else \
