@@ -271,7 +271,9 @@ class Solver:
         }
         return params, buffers, opt_state, self._extra_state()
 
-    def _restore(self, snapshot: tuple) -> None:
+    def _restore(self, snapshot: tuple, solver_state: bool = True) -> None:
+        """Put back the parameters and buffers of ``snapshot`` and, if ``solver_state``,
+        the base optimizers' and the solver's own state."""
         params, buffers, opt_state, extra = snapshot
         with torch.no_grad():
             for p, values in params.items():
@@ -279,6 +281,8 @@ class Solver:
                     t.copy_(v)
             for b, v in zip(self.game.buffers(), buffers):
                 b.copy_(v)
+        if not solver_state:
+            return
         for p, state in opt_state.items():
             self.optimizers[p].state.clear()
             self.optimizers[p].state.update(state)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import torch
-
+from equilib.errors import NonFiniteError
 from equilib.solvers.base import Solver
 
 
@@ -20,19 +19,18 @@ class Extragradient(Solver):
     """
 
     name = "extragradient"
-    multistage = True
 
     def _step(self, args):
-        game = self.game
-        theta = [t.detach().clone() for t in game.parameters()]
+        before = self._snapshot()  # theta, buffers and optimizer state, for the return and for a rollback
         f0 = self.field(args)
-        buffers = [b.clone() for b in game.buffers()]
+        statistics = [b.clone() for b in self.game.buffers()]  # as the first evaluation left them
         self.apply(f0.xi, checked=True)
-        f1 = self.field(args)
-        with torch.no_grad():
-            for t, v in zip(game.parameters(), theta):
-                t.copy_(v)
-            for b, v in zip(game.buffers(), buffers):
-                b.copy_(v)
+        try:
+            f1 = self.field(args)
+        except NonFiniteError:
+            self._restore(before)
+            raise
+        # back to theta with the first evaluation's statistics; the optimizer state advanced (ExtraAdam)
+        self._restore((before[0], statistics, None, None), solver_state=False)
         self.apply(f1.xi, checked=True)
         return f0.losses
