@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 import equilib as eq
@@ -70,9 +72,19 @@ def plot_trajectories(spec, star, results: list[RunResult], path, grid: int = 21
     rows = -(-len(runs) // cols)
     fig = Figure(figsize=(3.1 * cols, 3.1 * rows + 0.4))
     speed = np.hypot(U, V)
+    # streamlines integrated once (on a scratch canvas) and drawn in every panel as plain segments
+    lines = Figure().add_subplot().streamplot(xs, ys, U, V, density=0.7).lines.get_segments()
+    mids = np.array([seg.mean(axis=0) for seg in lines])
+    ij = np.clip(np.rint((mids - [xs[0], ys[0]]) / [xs[1] - xs[0], ys[1] - ys[0]]).astype(int), 0, grid - 1)
+    shade = speed[ij[:, 1], ij[:, 0]]
+    norm = Normalize(-0.4 * float(speed.max()), float(speed.max()))
+    ax_, ay_ = np.meshgrid(xs[1::4], ys[1::4])
+    au, av = U[1::4, 1::4], V[1::4, 1::4]
+    length = np.hypot(au, av) + 1e-300
     for k, r in enumerate(runs):
         ax = fig.add_subplot(rows, cols, k + 1)
-        ax.streamplot(xs, ys, U, V, color=speed, cmap="Greys", density=0.7, linewidth=0.6, arrowsize=0.7, zorder=1)
+        ax.add_collection(LineCollection(lines, array=shade, cmap="Greys", norm=norm, linewidths=0.6, zorder=1))
+        ax.quiver(ax_, ay_, au / length, av / length, color="0.45", scale=28, width=0.006, zorder=2)
         p = np.asarray(r.points)
         ax.plot(p[:, 0], p[:, 1], lw=1.0, marker=".", ms=2, zorder=3, color=style(r.solver)["color"])
         ax.plot(*start, "o", color="k", ms=5, zorder=4)
@@ -88,7 +100,7 @@ def plot_trajectories(spec, star, results: list[RunResult], path, grid: int = 21
         if k >= len(runs) - cols:
             ax.set_xlabel(names[0], fontsize=8)
     fig.suptitle(f"{spec.name}: {len(runs[0].points) - 1} steps at lr {runs[0].lr:g} from the black dot; red star: "
-                 "equilibrium; grey: streamlines of -xi (darker: larger |xi|)", fontsize=10)
+                 "equilibrium; grey: streamlines and arrows of -xi (darker: larger |xi|)", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
 
