@@ -54,8 +54,24 @@ class SGD(torch.optim.Optimizer):
             self._update(group, group["params"], directions[k:k + n])
             k += n
 
+    @torch.no_grad()
+    def move_for(self, directions: list[Tensor]) -> list[Tensor]:
+        """The move -eta b that :meth:`step_with` would add, advancing the momentum state
+        but leaving the parameters alone."""
+        moves, k = [], 0
+        for group in self.param_groups:
+            n = len(group["params"])
+            ds = self._momentum(group, group["params"], directions[k:k + n])
+            moves += torch._foreach_mul(ds, -group["lr"])
+            k += n
+        return moves
+
     def _update(self, group: dict, params: list[Tensor], directions: list[Tensor]) -> None:
-        lr, beta = group["lr"], group["momentum"]
+        torch._foreach_add_(params, self._momentum(group, params, directions), alpha=-group["lr"])
+
+    def _momentum(self, group: dict, params: list[Tensor], directions: list[Tensor]) -> list[Tensor]:
+        """b = beta b + d (b_0 = d), kept as state; ``directions`` itself without momentum."""
+        beta = group["momentum"]
         if beta != 0.0:
             buffers = []
             for p, d in zip(params, directions):
@@ -70,7 +86,7 @@ class SGD(torch.optim.Optimizer):
                 torch._foreach_mul_(old, beta)
                 torch._foreach_add_(old, [d for b, d in zip(buffers, directions) if b is not None])
             directions = [self.state[p]["momentum_buffer"] for p in params]
-        torch._foreach_add_(params, directions, alpha=-lr)
+        return directions
 
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {

@@ -258,6 +258,24 @@ class Solver:
                 for t, g in zip(params, saved):
                     t.grad = g
 
+    def moves(self, direction: Vector) -> Vector:
+        """Every player's base-optimizer move for ``direction`` (checked finite by the caller),
+        advancing the optimizers' state but not the parameters."""
+        out: Vector = []
+        for p in self.game.players:
+            block = [d.detach() for d in direction[self.game.slice(p)]]
+            opt = self.optimizers[p]
+            if type(opt) is SGD:
+                out += opt.move_for(block)
+                continue
+            params = self.game.parameters(p)
+            with torch.no_grad():
+                before = torch._foreach_mul(params, 1.0)
+                self.apply(direction, players=[p], checked=True)
+                out += torch._foreach_sub(params, before)
+                torch._foreach_copy_(params, before)
+        return out
+
     def _snapshot(self, players: Sequence[str] | None = None) -> tuple:
         """Copies of the parameters and base-optimizer state of ``players`` (default all),
         of every buffer, and of the solver's own state."""

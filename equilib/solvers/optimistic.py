@@ -26,13 +26,11 @@ class Optimistic(Solver):
     def _step(self, args):
         params = self.game.parameters()
         f = self.field(args)
-        before = [t.detach().clone() for t in params]
-        self.apply(f.xi, checked=True)
-        with torch.no_grad():
-            move = [t - b for t, b in zip(params, before)]
+        move = self.moves(f.xi)
+        with torch.no_grad():  # theta + 2 u_t - u_{t-1}, in fused (foreach) kernels
+            torch._foreach_add_(params, move)
             if self.previous is not None:
-                for t, m, prev in zip(params, move, self.previous):
-                    t.add_(m - prev)
+                torch._foreach_add_(params, torch._foreach_sub(move, self.previous))
         self.previous = move
         return f.losses
 
