@@ -61,8 +61,8 @@ class Field:
       needed); in a :class:`ZeroSumGame` grad_j L_i = -xi_j, so no extra pass and
       ``J_ij = -J_ji^T``.
 
-    The full ``vjp`` is one backward pass; the full ``jvp`` is one in a ZeroSumGame
-    and one per player otherwise (docs/performance.md compares the other paths).
+    The full ``vjp`` is one backward pass; the full ``jvp`` is one in a ZeroSumGame and
+    one per product after a first one otherwise (double backward; see :meth:`jvp`).
     """
 
     def __init__(self, game: Game, args: Sequence = (), tensors: Vector | None = None,
@@ -81,6 +81,7 @@ class Field:
                 self.losses, self.inputs = game.evaluate(tensors, *args)
                 self.xi = self._simultaneous_gradient()
         self._cross: dict[str, Vector] = {}
+        self._jtu: Vector | None = None
 
     def _simultaneous_gradient(self) -> Vector:
         game, cg = self.game, self.create_graph
@@ -185,10 +186,13 @@ class Field:
         return self.backward(self.xi, v, None, create_graph)
 
     def jvp(self, v: Vector, create_graph: bool = False) -> Vector:
-        """J v, row block by row block: (J v)_i = grad_i <grad L_i, v>.
+        """J v.
 
-        In a ZeroSumGame with losses (V, -V), s = <grad V, v> gives
-        J v = (grad_x s, -grad_y s): one backward pass.
+        In a ZeroSumGame with losses (V, -V), s = <grad V, v> gives J v = (grad_x s, -grad_y s):
+        one backward pass. Otherwise by double backward, J v = d/du <J^T u, v> at a dummy u:
+        the pass that builds J^T u is made once per Field, then one pass per product; measured
+        cheaper per product than the restricted row blocks grad_i <grad L_i, v> (one pass per
+        player) and than forward over reverse (docs/performance.md).
         """
         self._need_graph()
         game = self.game
@@ -196,12 +200,17 @@ class Field:
             sy = game.slice(game.players[1])
             g = self.backward(self.xi, v[:sy.start] + _neg(v[sy]), None, create_graph)
             return g[:sy.start] + _neg(g[sy])
-        out: Vector = []
-        for name in game.players:
-            if name in self.players:
-                out += self.backward(self.gradient(name, create_graph=True), v, name, create_graph)
-            else:
-                out += [torch.zeros_like(t) for t in self.inputs[game.slice(name)]]
+        if self._jtu is None:
+            self._live = [k for k, x in enumerate(self.xi) if x.requires_grad]
+            self._dummy = [torch.zeros_like(self.xi[k], requires_grad=True) for k in self._live]
+            self._jtu = _grad([self.xi[k] for k in self._live], self.inputs, self._dummy, create_graph=True) \
+                if self._live else []
+        out = [torch.zeros_like(x) for x in self.xi]
+        live = [k for k, t in enumerate(self._jtu) if t.requires_grad]
+        if live:
+            parts = _grad([self._jtu[k] for k in live], self._dummy, [v[k] for k in live], create_graph)
+            for k, part in zip(self._live, parts):
+                out[k] = part
         return out
 
     def check_finite(self, step: int) -> None:
