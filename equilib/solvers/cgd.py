@@ -29,10 +29,12 @@ def bilinear_nash(f: Field, ex: float | Tensor, ey: float | Tensor, solver: Solv
     (I - ex J_xy ey J_yx) dx = -ex (xi_x - J_xy (ey xi_y)),  dy = -ey (xi_y + J_yx dx),
     with J_xy = D_xy f, J_yx = D_yx g block products of ``f`` (one restricted backward
     pass each, two per Krylov iteration) and ex, ey the step sizes: scalars, or flat
-    per-coordinate tensors (ACGD). Conjugate gradient for a ZeroSumGame with scalar
-    steps (then the matrix is I + ex ey J_xy J_xy^T, symmetric positive definite),
-    GMRES otherwise. ``x0`` warm-starts the solve. Options ``tol``, ``atol`` and
-    ``max_iter`` come from ``solver``, which receives ``last_info``.
+    per-coordinate tensors (ACGD). Conjugate gradient for a ZeroSumGame (the matrix is
+    I + ex J_xy ey J_xy^T; with per-coordinate ex it is solved for z = dx / sqrt(ex),
+    (I + sqrt(ex) J_xy ey J_xy^T sqrt(ex)) z = rhs / sqrt(ex), symmetric positive
+    definite, as in the CGDs package), GMRES otherwise. ``x0`` warm-starts the solve
+    (in dx's units). Options ``tol``, ``atol`` and ``max_iter`` come from ``solver``,
+    which receives ``last_info``; the tolerances apply to the system solved.
     """
     px, py = f.game.players
     x_like, y_like = vec.detach(f.block(f.xi, px)), vec.detach(f.block(f.xi, py))
@@ -47,11 +49,19 @@ def bilinear_nash(f: Field, ex: float | Tensor, ey: float | Tensor, solver: Solv
     def matvec(u):
         return u - ex * jxy(ey * jyx(u))
 
-    rhs = -ex * (xi_x - jxy(ey * xi_y))
-    symmetric = isinstance(f.game, ZeroSumGame) and not isinstance(ex, Tensor) and not isinstance(ey, Tensor)
-    solve = cg if symmetric else gmres
+    def scaled(z):  # the matrix in z = dx / sqrt(ex), symmetric in a zero-sum game
+        return z - scale * jxy(ey * jyx(scale * z))
+
+    zero_sum = isinstance(f.game, ZeroSumGame)
+    scale = ex.sqrt() if zero_sum and isinstance(ex, Tensor) else None
+    if scale is None:
+        op, rhs = matvec, -ex * (xi_x - jxy(ey * xi_y))
+    else:
+        op, rhs = scaled, -scale * (xi_x - jxy(ey * xi_y))
+        x0 = None if x0 is None else x0 / scale
+    solve = cg if zero_sum and (scale is not None or not isinstance(ey, Tensor)) else gmres
     opts = solver.options
-    dx, iters, res = solve(matvec, rhs, tol=opts["tol"], max_iter=opts["max_iter"], x0=x0, atol=opts["atol"])
+    dx, iters, res = solve(op, rhs, tol=opts["tol"], max_iter=opts["max_iter"], x0=x0, atol=opts["atol"])
     if not math.isfinite(res):
         raise NonFiniteError(px, solver.steps, "Krylov residual", res)
     bnorm = float(torch.linalg.vector_norm(rhs))
@@ -62,6 +72,8 @@ def bilinear_nash(f: Field, ex: float | Tensor, ey: float | Tensor, solver: Solv
         warnings.warn(f"{solver.name}: the Krylov solve stopped at max_iter={opts['max_iter']} with relative "
                       f"residual {res:.3g} above tol={opts['tol']:g} (step {solver.steps}); raise max_iter or "
                       "tol (warned once per solver; last_info has every step's figures)", KrylovWarning, stacklevel=4)
+    if scale is not None:
+        dx = scale * dx
     dy = -ey * (xi_y + jyx(dx))
     return dx, dy
 
