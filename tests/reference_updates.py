@@ -119,6 +119,21 @@ def cgd(g, th, lr):
     return th + np.concatenate([dx, dy])
 
 
+def acgd(g, th, lr, state, beta, eps):
+    """Schaefer, Zheng and Anandkumar 2020: RMSProp averages v (bias-corrected) give diagonal
+    steps E; (dx, dy) is the Nash equilibrium of the local game with regularizers
+    dx^T E_x^-1 dx / 2 and dy^T E_y^-1 dy / 2, i.e. of its first-order conditions
+    [[E_x^-1, D_xy f], [D_yx g, E_y^-1]] (dx, dy) = -(grad_x f, grad_y g), solved as one
+    dense system. ``state`` is (v, t), None at the start; returns (theta, state)."""
+    x = g.xi(th)
+    v, t = (np.zeros_like(th), 0) if state is None else state
+    v, t = beta * v + (1 - beta) * x * x, t + 1
+    e = etas(g, lr) * np.sqrt(1 - beta ** t) / (np.sqrt(v) + eps)
+    sx, sy = g.blocks
+    K = np.block([[np.diag(1 / e[sx]), g.M[sx, sy]], [g.M[sy, sx], np.diag(1 / e[sy])]])
+    return th + np.linalg.solve(K, -x), (v, t)
+
+
 def lola(g, th, lr, alpha):
     x = g.xi(th)
     d = x.copy()

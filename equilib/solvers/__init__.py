@@ -6,6 +6,7 @@ from typing import Any
 
 from equilib.errors import SolverError
 from equilib.game import Game
+from equilib.solvers.acgd import ACGD
 from equilib.solvers.alternating import AltGD
 from equilib.solvers.base import Solver
 from equilib.solvers.cgd import CGD, KrylovWarning
@@ -18,12 +19,13 @@ from equilib.solvers.unrolled import Unrolled
 
 __all__ = [
     "SOLVERS", "make_solver", "Solver", "SimGD", "AltGD", "Extragradient", "Optimistic",
-    "Consensus", "Hamiltonian", "SGA", "Unrolled", "CGD", "LOLA", "SOS", "KrylovWarning",
+    "Consensus", "Hamiltonian", "SGA", "Unrolled", "CGD", "ACGD", "LOLA", "SOS", "KrylovWarning",
 ]
 
 SOLVERS: dict[str, type[Solver]] = {
     cls.name: cls
-    for cls in (SimGD, AltGD, Extragradient, Optimistic, Consensus, Unrolled, SGA, CGD, Hamiltonian, LOLA, SOS)
+    for cls in (SimGD, AltGD, Extragradient, Optimistic, Consensus, Unrolled, SGA, CGD, ACGD, Hamiltonian, LOLA,
+                SOS)
 }
 
 

@@ -1,0 +1,165 @@
+"""acgd: iterates equal an independent numpy implementation of the paper's update (dense
+system, np.linalg.solve), state_dict resume is bit-identical, bad input is refused clearly."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+import equilib as eq
+import reference_updates as ref
+from test_solvers_exact import bilinear_game, lr_for, quadratic_game, theta
+
+STEPS = 12
+
+
+def monotone_game(seed=3, m=3, n=4):
+    """Zero-sum with own-curvature blocks P, Q (which the local bilinear game leaves out)."""
+    game = eq.games.monotone_quadratic(m, n, seed=seed)
+    x0 = torch.cat([game.params["x"], game.params["y"]]).numpy()
+    M = game.known_jacobian.numpy()
+    b = eq.Field(game).xi  # xi(theta0) = M theta0 + b
+    b = torch.cat([t.reshape(-1) for t in b]).numpy() - M @ x0
+    return game, ref.Quadratic(M, b, [m, n])
+
+
+GAMES = {
+    "bilinear": lambda: bilinear_game(1, 5, 6),   # zero-sum: conjugate gradient on the scaled system
+    "monotone": lambda: monotone_game(),          # zero-sum with P, Q
+    "quadratic2": lambda: quadratic_game(2, (3, 4)),  # general-sum: GMRES
+}
+# (options, the beta and eps the reference uses): the defaults are the CGDs package's
+OPTIONS = [({}, 0.99, 1e-5), ({"beta": 0.9, "eps": 1e-2}, 0.9, 1e-2)]
+
+
+@pytest.mark.parametrize("options,beta,eps", OPTIONS, ids=["defaults", "beta0.9"])
+@pytest.mark.parametrize("warm_start", [True, False])
+@pytest.mark.parametrize("per_player", [False, True])
+@pytest.mark.parametrize("game_name", sorted(GAMES))
+def test_iterates_match_the_paper(game_name, per_player, warm_start, options, beta, eps):
+    game, g = GAMES[game_name]()
+    lr, lrs = lr_for(game, per_player)
+    solver = eq.make_solver("acgd", game, lr=lr, tol=1e-14, atol=0.0, max_iter=50, warm_start=warm_start, **options)
+    th, state = theta(game), None
+    start = th.copy()
+    for _ in range(STEPS):
+        solver.step()
+        th, state = ref.acgd(g, th, lrs, state, beta, eps)
+        np.testing.assert_allclose(theta(game), th, rtol=1e-10, atol=1e-11)
+        assert solver.last_info["converged"]
+    assert np.abs(th - start).max() > 1e-2  # the run moved
+
+
+def test_adaptive_steps_differ_from_cgd():
+    """Same game, same lr: acgd's per-coordinate steps are not cgd's scalar ones (else the
+    reference test above could not tell the two apart)."""
+    a, _ = GAMES["bilinear"]()
+    c, _ = GAMES["bilinear"]()
+    eq.make_solver("acgd", a, lr=0.1, tol=1e-14).step()
+    eq.make_solver("cgd", c, lr=0.1, tol=1e-14).step()
+    assert np.abs(theta(a) - theta(c)).max() > 1e-3
+
+
+def test_zero_sum_solve_is_conjugate_gradient_in_few_iterations():
+    """CG on the symmetric positive definite scaled system: exact within dim(x) iterations
+    (5 here; GMRES would need as many, but the unscaled system is not symmetric)."""
+    game, _ = GAMES["bilinear"]()
+    solver = eq.make_solver("acgd", game, lr=0.1, tol=1e-12, atol=0.0, warm_start=False)
+    for _ in range(5):
+        solver.step()
+        assert solver.last_info["converged"] and solver.last_info["iterations"] <= 6
+
+
+def test_state_dict_resume_is_bit_identical():
+    game, _ = GAMES["bilinear"]()
+    solver = eq.make_solver("acgd", game, lr={"x": 0.05, "y": 0.2}, tol=1e-4)
+    for _ in range(5):
+        solver.step()
+    buf = io.BytesIO()
+    torch.save({"state": solver.state_dict(), "params": {k: v.clone() for k, v in game.params.items()}}, buf)
+    for _ in range(5):
+        solver.step()
+    expected = theta(game)
+
+    buf.seek(0)
+    saved = torch.load(buf, weights_only=False)
+
+    def resumed(load):
+        game2, _ = GAMES["bilinear"]()
+        with torch.no_grad():
+            for k, v in saved["params"].items():
+                game2.params[k].copy_(v)
+        solver2 = eq.make_solver("acgd", game2, lr={"x": 0.05, "y": 0.2}, tol=1e-4)
+        if load:
+            solver2.load_state_dict(saved["state"])
+        for _ in range(5):
+            solver2.step()
+        return theta(game2)
+
+    assert np.array_equal(resumed(True), expected)
+    assert np.abs(resumed(False) - expected).max() > 1e-6  # the running averages matter
+
+
+def test_nan_leaves_the_running_averages_as_they_were():
+    def losses(p):
+        v = (p["x"] * p["y"]).sum()
+        bad = torch.where(p["x"] < 0.5, torch.tensor(float("nan")), torch.tensor(0.0)).sum()
+        return {"x": v + bad, "y": -v}
+
+    game = eq.Game({"x": torch.tensor([1.0]), "y": torch.tensor([1.0])}, losses)
+    solver = eq.make_solver("acgd", game, lr=0.3)
+    for _ in range(20):
+        state = {k: (dict(v) if isinstance(v, dict) else v) for k, v in solver.state_dict()["state"].items()}
+        try:
+            solver.step()
+        except eq.NonFiniteError as e:
+            assert e.player == "x"
+            break
+    else:
+        raise AssertionError("the game was built to produce NaN within a few steps")
+    after = solver.state_dict()["state"]
+    assert after["count"] == state["count"] == solver.steps
+    assert all(after["averages"][p] is state["averages"][p] for p in game.players)
+    assert after["previous"] is state["previous"]
+
+
+@pytest.mark.parametrize("options,match", [
+    ({"beta": 1.0}, r"beta must be a number in \(0, 1\), got 1.0"),
+    ({"beta": 0}, r"beta must be a number in \(0, 1\), got 0"),
+    ({"eps": 0.0}, "eps must be a number > 0, got 0.0"),
+    ({"eps": -1e-8}, "eps must be a number > 0"),
+    ({"tol": 0}, "tol must be a number > 0"),
+    ({"atol": -1.0}, "atol must be a number >= 0"),
+    ({"max_iter": 2.5}, "max_iter must be an integer >= 1"),
+    ({"warm_start": 1}, "warm_start must be True or False"),
+])
+def test_bad_options(options, match):
+    with pytest.raises(eq.SolverError, match=match):
+        eq.make_solver("acgd", eq.games.xy(), lr=0.1, **options)
+
+
+def test_needs_two_players():
+    with pytest.raises(eq.SolverError, match="acgd takes a two-player game, this one has 3 players"):
+        eq.make_solver("acgd", eq.games.cyclic(3), lr=0.1)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", torch.optim.Adagrad])
+def test_refuses_adaptive_bases(optimizer):
+    with pytest.raises(eq.SolverError, match=r"acgd needs the SGD base \(optimizer=None or 'sgd', momentum allowed\)"):
+        eq.make_solver("acgd", eq.games.xy(), lr=0.1, optimizer=optimizer)
+
+
+def test_sgd_momentum_base_adds_heavy_ball_to_the_acgd_move():
+    """With SGD momentum m the base moves by dx_t + m * (previous move): the reference's
+    moves, accumulated."""
+    game, g = GAMES["quadratic2"]()
+    solver = eq.make_solver("acgd", game, lr=0.1, optimizer="sgd", optimizer_options={"momentum": 0.5},
+                            tol=1e-14, atol=0.0)
+    th, state, buf = theta(game), None, 0.0
+    for _ in range(6):
+        solver.step()
+        nxt, state = ref.acgd(g, th, [0.1, 0.1], state, 0.99, 1e-5)
+        buf = 0.5 * buf + (nxt - th)
+        th = th + buf
+        np.testing.assert_allclose(theta(game), th, rtol=1e-10, atol=1e-11)
