@@ -19,6 +19,7 @@ import torch
 
 import equilib as eq
 from equilib import diagnostics as dg
+from equilib.diagnostics.update_maps import NO_MAP
 
 CASES = [
     ("simgd", {}), ("altgd", {}), ("altgd", {"steps": {"p0": 2, "p1": 1, "p2": 3}}),
@@ -111,7 +112,7 @@ def test_prediction_two_player(name, options):
     _check(game, name, {"p0": 0.08, "p1": 0.05}, options)
 
 
-@pytest.mark.parametrize("name", sorted(eq.SOLVERS))
+@pytest.mark.parametrize("name", sorted(set(eq.SOLVERS) - set(NO_MAP)))
 def test_prediction_zero_sum_monotone(name):
     game = eq.games.monotone_quadratic(3, 2, mu=0.4, seed=1)
     options = {"tol": 1e-13} if name == "cgd" else {}
@@ -165,3 +166,13 @@ def test_alternating_negative_momentum_on_xy_published_value():
 def test_momentum_refused_where_base_steps_twice():
     with pytest.raises(dg.DiagnosticsError, match="momentum=0.5.*not for 'extragradient'"):
         dg.spectral_radius(eq.make_solver("extragradient", eq.games.xy(), lr=0.1, optimizer_options={"momentum": 0.5}))
+
+
+def test_acgd_has_no_update_map_and_says_why():
+    game = eq.games.monotone_quadratic(3, 2, mu=0.4, seed=1)
+    solver = eq.make_solver("acgd", game, lr=0.1)
+    for call in (lambda: dg.spectral_radius(solver), lambda: dg.update_map(solver),
+                 lambda: dg.step_size_scan(game, ["cgd", "acgd"], [0.1, 0.2])):
+        with pytest.raises(dg.DiagnosticsError, match="no update map for solver 'acgd': its per-coordinate steps "
+                                                      "are state .*grow towards lr/eps"):
+            call()

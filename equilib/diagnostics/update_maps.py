@@ -52,6 +52,12 @@ DENSE_AUTO_LIMIT = 2000  # dense=None: dense when the map's state has at most th
 Apply = Callable[[Tensor], Tensor]
 
 
+# solvers refused, with the reason
+NO_MAP = {
+    "acgd": "its per-coordinate steps are state (running averages v of squared gradients) that keeps changing "
+            "even at an equilibrium, where v decays by beta per step and the steps grow towards lr/eps, so no "
+            "fixed one-step map predicts its convergence; cgd (per-player lr) has one",
+}
 MOMENTUM_SOLVERS = ("simgd", "altgd", "consensus", "hamiltonian", "sga", "cgd", "unrolled", "lola", "sos")
 
 
@@ -60,6 +66,8 @@ def check_base(solver: Solver) -> None:
     is (theta, buffer)); refuse anything else."""
     if not isinstance(solver, Solver):
         raise DiagnosticsError(f"expected an equilib solver (eq.make_solver), got {type(solver).__name__}")
+    if solver.name in NO_MAP:
+        raise DiagnosticsError(f"no update map for solver {solver.name!r}: {NO_MAP[solver.name]}")
     if solver.name not in MAPS:
         raise DiagnosticsError(f"no update map for solver {solver.name!r}; known: {sorted(MAPS)}")
     for p, opt in solver.optimizers.items():
