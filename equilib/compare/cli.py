@@ -28,7 +28,7 @@ __all__ = ["main", "build_parser", "DEFAULT_LR", "DEFAULT_STEPS"]
 
 DEFAULT_LR = 0.1
 DEFAULT_STEPS = 500
-DEFAULT_SCAN_STEPS = 60
+DEFAULT_SCAN_STEPS = 40
 
 
 class _Parser(argparse.ArgumentParser):

@@ -30,6 +30,7 @@ equilibrium and the run converged there.
 from __future__ import annotations
 
 import math
+import re
 import time
 import warnings
 from contextlib import contextmanager
@@ -228,6 +229,8 @@ def run_one(spec, solver_name: str, lr: float, steps: int, bound: float = 1e3, t
             ((flat(game), "final point") if r.status == "converged" else (None, ""))
         try:
             r.predicted = predicted_radius(spec.make()[0], solver_name, lr, point)
-        except Exception as exc:  # e.g. a game the dense diagnostics refuse
-            r.predicted, r.predicted_at = None, f"no prediction: {type(exc).__name__}"
+        except Exception as exc:  # a solver without an update map, a game the dense diagnostics refuse
+            r.predicted, r.predicted_at = None, ""
+            reason = re.split(r"[;:] ", str(exc))[0]
+            r.note = "; ".join(filter(None, [r.note, f"no prediction ({type(exc).__name__}: {reason})"[:120]]))
     return r
