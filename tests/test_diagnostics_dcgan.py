@@ -8,7 +8,7 @@ import torch
 import equilib as eq
 from equilib import diagnostics as dg
 
-from diagnostics_nets import dcgan_game  # tests/benchmarks is on sys.path (tests/conftest.py)
+from diagnostics_nets import dcgan_game  # tests/helpers is on sys.path (tests/conftest.py)
 
 
 def test_top_eigenpairs_of_a_dcgan_pair():

@@ -1,6 +1,6 @@
 """equilib's solvers take the same step as hand-written PyTorch on a ~100k-parameter GAN game.
 
-The hand-written steps (tests/benchmarks/handwritten.py) are the baselines of the
+The hand-written steps (tests/helpers/handwritten.py) are the baselines of the
 benchmark; this makes sure the benchmark compares the same method, and is one more
 independent implementation of each update rule on real networks.
 """
@@ -8,8 +8,7 @@ independent implementation of each update rule on real networks.
 import pytest
 import torch
 
-from handwritten import Setup
-from test_bench_solvers import SOLVERS, make
+from handwritten import SOLVERS, Setup, make  # tests/helpers is on sys.path (tests/conftest.py)
 
 
 # cgd runs exactly max_iter Krylov iterations on both sides (tol ~ 0): its KrylovWarning is expected

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_bench_solvers import SOLVERS, make  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
+from handwritten import SOLVERS, make  # noqa: E402
 
 
 def paired(name: str, calls: int) -> tuple[float, float]:

@@ -19,7 +19,7 @@ import torch
 import equilib as eq
 from equilib import diagnostics as dg
 
-from diagnostics_nets import dcgan_game, mlp_game  # noqa: E402  (tests/benchmarks is on sys.path)
+from diagnostics_nets import dcgan_game, mlp_game  # noqa: E402  (tests/helpers is on sys.path)
 
 
 def rowwise_jacobian(game):

@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+import equilib as eq
+
 F = nn.functional
 
 
@@ -133,31 +135,31 @@ class Handwritten:
 
     def cgd(self, max_iter=10):
         """CGD on the general-sum GAN game: GMRES with exactly ``max_iter`` iterations
-        (equilib's cgd with tol ~ 0 does the same work)."""
+        (equilib's cgd with tol ~ 0 does the same work). Its cheapest hand-written form (the
+        CGDs package's): the cross gradients grad_D L_G and grad_G L_D once, then each mixed
+        product D_xy f v = grad_G <grad_D L_G, v> as one backward pass restricted to one player."""
         s = self.s
-        xi = _fields(s, create_graph=True)
-        v = [x.detach() for x in xi]
+        lg, ld = s.losses(s.G, s.D)
+        gg = torch.autograd.grad(lg, self.params, create_graph=True)  # (xi_G, grad_D L_G)
+        gd = torch.autograd.grad(ld, self.params, create_graph=True)  # (grad_G L_D, xi_D)
         nG = len(s.gp)
-        u = [torch.zeros_like(x, requires_grad=True) for x in xi]
-        jtu = torch.autograd.grad(xi, self.params, grad_outputs=u, create_graph=True)
-
-        def jvp(vec):
-            return torch.autograd.grad(jtu, u, grad_outputs=vec, retain_graph=True)
-
-        zeros_g = [torch.zeros_like(p) for p in s.gp]
-        zeros_d = [torch.zeros_like(p) for p in s.dp]
+        xg, xd = [x.detach() for x in gg[:nG]], [x.detach() for x in gd[nG:]]
         e = self.lr
 
-        def matvec(x):  # (I - e^2 Dxy f Dyx g) x
-            y = list(jvp(list(x) + zeros_d))[nG:]
-            w = list(jvp(zeros_g + y))[:nG]
-            return [a - e * e * b for a, b in zip(x, w)]
+        def dxy_f(v):  # D_xy f v, v over D
+            return torch.autograd.grad(gg[nG:], s.gp, v, retain_graph=True)
 
-        rhs = [-e * (a - e * b) for a, b in zip(v[:nG], list(jvp(zeros_g + v[nG:]))[:nG])]
-        flat = lambda t: torch.cat([a.reshape(-1) for a in t])
+        def dyx_g(u):  # D_yx g u, u over G
+            return torch.autograd.grad(gd[:nG], s.dp, u, retain_graph=True)
+
+        def matvec(x):  # (I - e^2 Dxy f Dyx g) x
+            return [a - e * e * b for a, b in zip(x, dxy_f(dyx_g(x)))]
+
+        rhs = [-e * (a - e * b) for a, b in zip(xg, dxy_f(xd))]
+        flat = lambda t: torch.cat([a.reshape(-1) for a in t])  # noqa: E731
         shapes = [p.shape for p in s.gp]
         sizes = [p.numel() for p in s.gp]
-        unflat = lambda f: [a.reshape(sh) for a, sh in zip(torch.split(f, sizes), shapes)]
+        unflat = lambda f: [a.reshape(sh) for a, sh in zip(torch.split(f, sizes), shapes)]  # noqa: E731
         b = flat(rhs)
         bn = b.norm()
         basis = [b / bn]
@@ -173,25 +175,52 @@ class Handwritten:
         e1[0] = bn
         y = torch.linalg.lstsq(H, e1[:, None]).solution[:, 0]
         dx = unflat(sum(c * q for c, q in zip(y, basis)))
-        dy = [-e * (a + c) for a, c in zip(v[nG:], list(jvp(dx + zeros_d))[nG:])]
+        dy = [-e * (a + c) for a, c in zip(xd, dyx_g(dx))]
         self._step_with([-a / e for a in dx] + [-a / e for a in dy])
 
     def lola(self, alpha=1e-3):
+        """LOLA by Foerster et al.'s surrogate, 2n backward passes: the full gradients of both
+        losses (with graphs), then per player i one pass of
+        grad_i sum_{j != i} alpha (<grad_j L_i, sg(xi_j)> + <sg(grad_j L_i), xi_j>)."""
         s = self.s
         lg, ld = s.losses(s.G, s.D)
-        gg = torch.autograd.grad(lg, self.params, retain_graph=True, create_graph=True)
-        gd = torch.autograd.grad(ld, self.params, retain_graph=True, create_graph=True)
+        gg = torch.autograd.grad(lg, self.params, create_graph=True)
+        gd = torch.autograd.grad(ld, self.params, create_graph=True)
         nG = len(s.gp)
-        xi = list(gg[:nG]) + list(gd[nG:])
-        v = [x.detach() for x in xi]
-        u = [torch.zeros_like(x, requires_grad=True) for x in xi]
-        jtu = torch.autograd.grad(xi, self.params, grad_outputs=u, create_graph=True)
-        zeros_g = [torch.zeros_like(p) for p in s.gp]
-        zeros_d = [torch.zeros_like(p) for p in s.dp]
-        la_g = torch.autograd.grad(jtu, u, grad_outputs=zeros_g + [alpha * a for a in v[nG:]], retain_graph=True)[:nG]
-        la_d = torch.autograd.grad(jtu, u, grad_outputs=[alpha * a for a in v[:nG]] + zeros_d, retain_graph=True)[nG:]
-        chi_g = torch.autograd.grad(xi, self.params, grad_outputs=zeros_g + [alpha * c.detach() for c in gg[nG:]],
-                                    retain_graph=True)[:nG]
-        chi_d = torch.autograd.grad(xi, self.params, grad_outputs=[alpha * c.detach() for c in gd[:nG]] + zeros_d)[nG:]
-        d = [a - b - c for a, b, c in zip(v[:nG], la_g, chi_g)] + [a - b - c for a, b, c in zip(v[nG:], la_d, chi_d)]
-        self._step_with(d)
+        xg, xd = gg[:nG], gd[nG:]
+        dot = lambda a, b: sum((x * y).sum() for x, y in zip(a, b))  # noqa: E731
+        sg = lambda t: [x.detach() for x in t]  # noqa: E731
+        surrogate_g = alpha * (dot(gg[nG:], sg(xd)) + dot(sg(gg[nG:]), xd))
+        surrogate_d = alpha * (dot(gd[:nG], sg(xg)) + dot(sg(gd[:nG]), xg))
+        shape_g = torch.autograd.grad(surrogate_g, s.gp, retain_graph=True)
+        shape_d = torch.autograd.grad(surrogate_d, s.dp)
+        self._step_with([a.detach() - b for a, b in zip(xg, shape_g)] + [a.detach() - b for a, b in zip(xd, shape_d)])
+
+
+# ---- the benchmark's solver table: the same method on both sides --------------------------
+LR = 1e-3
+SOLVERS = {
+    "simgd": {}, "altgd": {}, "extragradient": {}, "optimistic": {}, "consensus": {"gamma": 1.0},
+    "hamiltonian": {}, "sga": {"lam": 1.0}, "unrolled": {"unroll_steps": 5},
+    "cgd": {"tol": 1e-30, "max_iter": 10, "warm_start": False}, "lola": {"alpha": LR},
+}
+
+
+def equilib_solver(name, setup):
+    game = eq.Game({"G": setup.G, "D": setup.D}, setup.equilib_losses)
+    return eq.make_solver(name, game, lr=LR, **SOLVERS[name])
+
+
+def players_order_altgd(name, setup):
+    # hand-written altgd updates D first, then G: declare D first for equilib
+    game = eq.Game({"D": setup.D, "G": setup.G}, setup.equilib_losses)
+    return eq.make_solver("altgd", game, lr=LR)
+
+
+def make(name, which):
+    setup = Setup()
+    if which == "handwritten":
+        hw = Handwritten(setup, lr=LR)
+        return getattr(hw, name), setup
+    solver = players_order_altgd(name, setup) if name == "altgd" else equilib_solver(name, setup)
+    return (lambda: solver.step(setup.real)), setup
