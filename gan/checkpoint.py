@@ -2,12 +2,13 @@
 
 File layout: one header line ``EQUILIB-CKPT 1 <payload bytes> <sha256 hex>\\n`` then the
 payload, a ``torch.save`` of the state. :func:`save_checkpoint` writes to a temporary
-file in the same folder, fsyncs it, checks it reads back, moves the current
-checkpoint (if it verifies) to ``<name>.prev`` and renames the new file into place
-(``os.replace`` is atomic on POSIX), then fsyncs the folder. At every instant at
-least one good checkpoint exists. :func:`load_checkpoint` verifies the length and
-the checksum before unpickling and refuses a truncated or corrupt file with
-:class:`CheckpointError`, naming the previous good checkpoint if there is one.
+file in the same folder, fsyncs it, checks it reads back, shifts the kept ones
+(``<name>.prev`` -> ``<name>.prev2`` ..., oldest first), moves the current checkpoint
+(if it verifies) to ``<name>.prev`` and renames the new file into place (``os.replace``
+is atomic on POSIX), then fsyncs the folder and drops checkpoints beyond ``keep``. At
+every instant at least one good checkpoint exists. :func:`load_checkpoint` verifies
+the length and the checksum before unpickling and refuses a truncated or corrupt file
+with :class:`CheckpointError`. :func:`kept_checkpoints` lists the kept files newest first.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "verify_checkpoint",
-           "previous_path", "MAGIC"]
+           "previous_path", "kept_checkpoints", "temporary_files", "MAGIC"]
 
 MAGIC = b"EQUILIB-CKPT"
 VERSION = 1
@@ -31,10 +33,34 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, truncated or corrupt."""
 
 
-def previous_path(path: str | os.PathLike) -> Path:
-    """Where the previous good checkpoint of ``path`` is kept."""
+def previous_path(path: str | os.PathLike, k: int = 1) -> Path:
+    """Where the k-th previous checkpoint of ``path`` is kept: ``.prev``, then ``.prev2``, ``.prev3``..."""
     path = Path(path)
-    return path.with_name(path.name + ".prev")
+    return path.with_name(path.name + (".prev" if k == 1 else f".prev{k}"))
+
+
+def _index(path: Path, name: str) -> int | None:
+    if path.name == name:
+        return 0
+    m = re.fullmatch(re.escape(name) + r"\.prev([2-9]|[1-9]\d+)?", path.name)
+    return (int(m.group(1)) if m.group(1) else 1) if m else None
+
+
+def kept_checkpoints(path: str | os.PathLike) -> list[Path]:
+    """The existing files ``path``, ``path.prev``, ``path.prev2``, ... newest first."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    found = [(_index(p, path.name), p) for p in path.parent.iterdir()]
+    return [p for i, p in sorted((i, p) for i, p in found if i is not None)]
+
+
+def temporary_files(path: str | os.PathLike) -> list[Path]:
+    """Leftover ``.<name>.tmp-PID`` files of interrupted writes of ``path``."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    return sorted(p for p in path.parent.iterdir() if p.name.startswith(f".{path.name}.tmp-"))
 
 
 def _encode(state: Any) -> bytes:
@@ -93,12 +119,15 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def save_checkpoint(state: Any, path: str | os.PathLike) -> Path:
-    """Write ``state`` to ``path`` atomically; the replaced checkpoint becomes ``path.prev``.
+def save_checkpoint(state: Any, path: str | os.PathLike, keep: int = 2) -> Path:
+    """Write ``state`` to ``path`` atomically, keeping the last ``keep`` checkpoints (this one included).
 
-    A current file that does not verify (e.g. truncated by a crash) is *not* moved to
-    ``.prev``, so the previous good checkpoint survives.
+    The replaced checkpoint becomes ``path.prev`` (older ones ``.prev2``...). A current
+    file that does not verify (e.g. truncated by a crash) is *not* kept, so the previous
+    good checkpoints survive.
     """
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise ValueError(f"keep must be an integer >= 1, got {keep!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = _encode(state)
@@ -109,10 +138,15 @@ def save_checkpoint(state: Any, path: str | os.PathLike) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         _payload(tmp)  # read back what reached the disk
-        if path.exists() and verify_checkpoint(path):
+        if keep > 1 and path.exists() and verify_checkpoint(path):
+            for k in range(keep - 1, 1, -1):  # oldest first: the order newest -> oldest holds at every instant
+                if previous_path(path, k - 1).exists():
+                    os.replace(previous_path(path, k - 1), previous_path(path, k))
             os.replace(path, previous_path(path))
         os.replace(tmp, path)
         _fsync_dir(path.parent)
+        for old in kept_checkpoints(path)[keep:]:
+            old.unlink()
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -131,8 +165,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
     except CheckpointError as e:
         prev = previous_path(path)
         if prev != path and verify_checkpoint(prev):
-            raise CheckpointError(f"{e}. The previous good checkpoint {prev} is intact; "
-                                  f"resume from it by passing that file") from None
+            raise CheckpointError(f"{e}. The previous good checkpoint {prev} is intact "
+                                  "(gan train --resume RUN falls back to it by itself)") from None
         raise
     try:
         return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)

@@ -6,8 +6,10 @@
 
 Options left out take the data set's defaults (``gan.config.DATA_DEFAULTS``); with
 ``--resume`` the options given must agree with the run's saved config (``--steps``
-may extend it). Errors in the options, the data or the run folder are printed as
-``gan: error: ...`` with exit status 2; a NaN/Inf during training exits with status 1.
+may extend it). ``--resume`` continues from the newest checkpoint that verifies, so a
+scheduler can re-run the same command after any kill (docs/reliability.md). Errors in
+the options, the data or the run folder are printed as one line ``gan: error: ...``
+with exit status 2; a NaN/Inf during training exits with status 1.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +25,13 @@ from gan.config import (AMP_NAMES, DATA_NAMES, LOSS_NAMES, MODEL_NAMES, OPTIMIZE
                         ConfigError)
 
 __all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``gan: error: ...`` and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"gan: error: {message} (see {self.prog} --help)\n")
 
 
 def _key_value(text: str) -> tuple[str, Any]:
@@ -43,7 +53,7 @@ def _has_diagnostics() -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     S = argparse.SUPPRESS
-    parser = argparse.ArgumentParser(prog="gan", description="Train GANs with equilib's game solvers.")
+    parser = _Parser(prog="gan", description="Train GANs with equilib's game solvers.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a GAN (or resume a run)", argument_default=S,
@@ -99,22 +109,29 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--eval-every", type=int, help="evaluate (metrics and plots) every N steps")
     g.add_argument("--eval-samples", type=int, help="samples per evaluation (2500 for mixtures)")
     g.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps")
+    g.add_argument("--keep-checkpoints", type=int, metavar="K",
+                   help="keep the last K checkpoints (default 2: checkpoint.pt and checkpoint.pt.prev)")
     if _has_diagnostics():
         g.add_argument("--diagnostics-every", type=int,
                        help="record equilib diagnostics every N steps (0 = off)")
     g.add_argument("--out", help="run folder (default runs/DATA-SOLVER-seedSEED)")
-    g.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN")
+    g.add_argument("--resume", metavar="RUN",
+                   help="continue the run in folder RUN from its newest checkpoint that verifies")
     g.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     g.add_argument("--threads", type=int, help="torch CPU threads for this run (e.g. 1 on a shared machine)")
 
     s = sub.add_parser("sample", help="write samples of a trained run to a .npy file")
     s.add_argument("--run", required=True, help="run folder written by gan train")
     s.add_argument("--n", type=int, required=True, help="number of samples")
-    s.add_argument("--out", required=True, help="output file (.npy)")
+    s.add_argument("--out", required=True, help="output file, written exactly there (must end in .npy)")
     s.add_argument("--seed", type=int, default=0, help="seed of the latent noise (default 0)")
     s.add_argument("--which", choices=("G", "ema", "uniform"), default=None,
                    help="which generator (default: the EMA one if the run used EMA, else G)")
     return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"gan: warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,6 +139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = vars(parser.parse_args(argv))
     command = args.pop("command")
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _run(command, args)
+
+
+def _run(command: str, args: dict[str, Any]) -> int:
     from gan.checkpoint import CheckpointError
     from gan.training import RunError, TrainingError, sample, train
     try:
@@ -142,10 +165,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingError as e:
         print(f"gan: error: {e}", file=sys.stderr)
         return 1
-    except (ConfigError, RunError, CheckpointError, ValueError, FileNotFoundError) as e:
-        print(f"gan: error: {e}", file=sys.stderr)
+    except (ConfigError, RunError, CheckpointError, ValueError, TypeError, OSError) as e:
+        print(f"gan: error: {_one_line(e)}", file=sys.stderr)
         return 2
     return 0
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text if isinstance(e, (ValueError, TypeError)) or not isinstance(e, OSError) else \
+        f"{e.strerror or text}: {e.filename}" if e.filename else text
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = ["TrainConfig", "ConfigError", "DATA_DEFAULTS", "SOLVER_DEFAULTS", "SOLVER_NAMES",
-           "OPTIMIZER_NAMES", "LOSS_NAMES", "MODEL_NAMES", "DATA_NAMES", "RESUMABLE_CHANGES"]
+           "OPTIMIZER_NAMES", "LOSS_NAMES", "MODEL_NAMES", "DATA_NAMES", "RESUMABLE_CHANGES", "flag",
+           "MOMENTUM_OPTIMIZERS", "BETA_OPTIMIZERS"]
 
 
 class ConfigError(ValueError):
@@ -33,9 +34,13 @@ MODEL_NAMES = ("mlp", "dcgan")
 DATA_NAMES = ("gaussian1d", "ring", "grid", "digits", "mnist", "fashion-mnist", "cifar10", "folder")
 MIXTURES = ("gaussian1d", "ring", "grid")
 AMP_NAMES = ("bf16", "fp16")
+MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
+BETA_OPTIMIZERS = ("adam", "adamw")
+FLAG_MODEL_OPTIONS = ("minibatch_discrimination", "spectral_norm")
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 # Options that may differ when a run is resumed (everything else must match the saved config).
-RESUMABLE_CHANGES = ("steps", "progress", "resume", "out", "threads")
+RESUMABLE_CHANGES = ("steps", "progress", "resume", "out", "threads", "keep_checkpoints")
 
 _MIXTURE_BASE: dict[str, Any] = {
     "model": "mlp", "optimizer": "rmsprop", "lr": 1e-3, "batch_size": 512,
@@ -129,6 +134,7 @@ class TrainConfig:
     out: str | None = None
     progress: bool = True
     threads: int | None = None        # torch.set_num_threads for the run (None: leave torch's setting)
+    keep_checkpoints: int = 2         # checkpoints kept: checkpoint.pt, .prev, .prev2, ...
 
     # ---- defaults ------------------------------------------------------------
     def resolved(self) -> "TrainConfig":
@@ -147,9 +153,12 @@ class TrainConfig:
             values["latent_dim"] = 16
         if values["model"] is None:
             values["model"] = "mlp" if self.data in MIXTURES else "dcgan"
-        if values["model"] == "mlp":
-            values["width"] = values["width"] or 64
-            values["depth"] = values["depth"] or 3
+        if values["model"] == "mlp":  # ``is None``: a given 0 must reach validate() and be refused
+            values["width"] = 64 if values["width"] is None else values["width"]
+            values["depth"] = 3 if values["depth"] is None else values["depth"]
+        if isinstance(values["model_options"], dict):
+            values["model_options"] = {k: flag(f"model option {k}", v) if k in FLAG_MODEL_OPTIONS else v
+                                       for k, v in values["model_options"].items()}
         for k, v in (("batch_size", 64), ("steps", 1000), ("ema", 0.0), ("eval_every", 1000),
                      ("eval_samples", 2500), ("checkpoint_every", 1000)):
             if values[k] is None:
@@ -206,6 +215,7 @@ class TrainConfig:
         if self.threads is not None:
             _integer("threads", self.threads, low=1)
         _integer("diagnostics_every", self.diagnostics_every, low=0)
+        _integer("keep_checkpoints", self.keep_checkpoints, low=1)
         if self.uniform_average_from is not None:
             _integer("uniform_average_from", self.uniform_average_from, low=0)
         if self.ema is not None:
@@ -216,6 +226,16 @@ class TrainConfig:
             raise ConfigError(f"data_options must be a dict, got {type(self.data_options).__name__}")
         if not isinstance(self.model_options, dict):
             raise ConfigError(f"model_options must be a dict, got {type(self.model_options).__name__}")
+        for key in FLAG_MODEL_OPTIONS:
+            if key in self.model_options:
+                flag(f"model option {key}", self.model_options[key])
+        for key in ("data_root", "out"):
+            v = getattr(self, key)
+            if v is not None and (not isinstance(v, str) or not v):
+                raise ConfigError(f"{key} must be a non-empty path string, got {v!r}")
+        if not isinstance(self.progress, bool):
+            raise ConfigError(f"progress must be True or False, got {self.progress!r}")
+        self._check_optimizer_options()
         if not isinstance(self.device, str) or not self.device:
             raise ConfigError(f"device must be a string such as 'cpu', 'cuda' or 'cuda:1', got {self.device!r}")
         if not isinstance(self.channels_last, bool):
@@ -225,6 +245,18 @@ class TrainConfig:
                 f"model 'dcgan' needs image data; data {self.data!r} is a low-dimensional mixture "
                 "(use --model mlp)")
         self._check_solver_options()
+
+    def _check_optimizer_options(self) -> None:
+        opt = self.optimizer
+        if opt is None:
+            return
+        if self.momentum is not None and opt not in MOMENTUM_OPTIMIZERS:
+            raise ConfigError(f"momentum applies to the optimizers that take momentum ({', '.join(MOMENTUM_OPTIMIZERS)}); "
+                              f"optimizer is {opt!r}, which would ignore it. Drop momentum or change the optimizer")
+        for name in ("beta1", "beta2"):
+            if getattr(self, name) is not None and opt not in BETA_OPTIMIZERS:
+                raise ConfigError(f"{name} applies to the optimizers {', '.join(BETA_OPTIMIZERS)}; "
+                                  f"optimizer is {opt!r}, which would ignore it")
 
     def _check_solver_options(self) -> None:
         owner = {"gamma": ("consensus",), "lam": ("sga",), "unroll_steps": ("unrolled",),
@@ -262,10 +294,9 @@ class TrainConfig:
                 return None
             return {"betas": (0.9 if self.beta1 is None else self.beta1,
                               0.999 if self.beta2 is None else self.beta2)}
-        if opt in ("sgd", "rmsprop") and self.momentum is not None:
+        if opt in MOMENTUM_OPTIMIZERS and self.momentum is not None:
             return {"momentum": self.momentum}
-        if self.beta1 is not None or self.beta2 is not None:
-            raise ConfigError(f"beta1/beta2 apply to optimizer adam or adamw, not {opt!r}")
+        self._check_optimizer_options()
         return None
 
     # ---- (de)serialisation ---------------------------------------------------
@@ -274,7 +305,14 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        if not isinstance(values, dict):
+            raise ConfigError(f"a config must be a dict of options, got {type(values).__name__}")
         known = {f.name for f in fields(cls)}
+        if "optimizer_options" in values:
+            raise ConfigError(
+                "optimizer_options is not an option of gan train: the base optimizer's options are beta1, beta2 "
+                "(adam, adamw) and momentum (sgd, rmsprop), the same for both players; per-player learning "
+                "rates are lr_g and lr_d. For per-player optimizer options build the solver yourself")
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown option(s) {unknown}; the options are {sorted(known)}")
@@ -292,6 +330,17 @@ def _norm(v: Any) -> Any:
     if isinstance(v, dict):
         return {k: _norm(x) for k, x in v.items()}
     return v
+
+
+def flag(name: str, value: Any) -> bool:
+    """``value`` as a bool: True/False, 1/0 or the words true/false, yes/no, on/off (any case)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ConfigError(f"{name} must be a boolean (true/false, 1/0, yes/no, on/off), got {value!r}")
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:

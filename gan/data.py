@@ -91,9 +91,31 @@ class GaussianMixture:
         return f"GaussianMixture({self.name!r}, modes={self.means.shape[0]}, dim={self.shape[0]}, std={self.std})"
 
 
+def _count(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DataError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def _positive(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise DataError(f"{name} must be a number > 0 (finite), got {value!r}")
+    return float(value)
+
+
+def _numbers(name: str, values) -> list[float]:
+    if isinstance(values, (np.ndarray, Tensor)) and values.ndim == 1:
+        values = values.tolist()
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values or not all(
+            not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+        raise DataError(f"{name} must be a non-empty list of finite numbers, got {values!r}")
+    return [float(v) for v in values]
+
+
 def ring(modes: int = 8, radius: float = 1.0, std: float = 0.01) -> GaussianMixture:
     """``modes`` Gaussians at radius * (cos 2 pi k/modes, sin 2 pi k/modes), std 0.01 (Mescheder et al.
     2017; PacGAN). Metz et al. (2017) used radius 2, std 0.02."""
+    modes, radius, std = _count("modes", modes), _positive("radius", radius), _positive("std", std)
     angles = 2 * math.pi * torch.arange(modes, dtype=torch.float64) / modes
     means = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
     return GaussianMixture("ring", means.float(), std)
@@ -102,6 +124,7 @@ def ring(modes: int = 8, radius: float = 1.0, std: float = 0.01) -> GaussianMixt
 def grid(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> GaussianMixture:
     """side^2 Gaussians on a grid centred at 0: means {-4, -2, 0, 2, 4}^2 and std 0.05 by default
     (VEEGAN; PacGAN)."""
+    side, spacing, std = _count("side", side), _positive("spacing", spacing), _positive("std", std)
     axis = (torch.arange(side, dtype=torch.float32) - (side - 1) / 2) * spacing
     xs, ys = torch.meshgrid(axis, axis, indexing="ij")
     return GaussianMixture("grid", torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1), std)
@@ -110,8 +133,13 @@ def grid(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> GaussianMixt
 def gaussian1d(means: Sequence[float] = (-2.0, 2.0), std: float = 0.5,
                weights: Sequence[float] | None = None) -> GaussianMixture:
     """A 1-D mixture; by default 0.5 N(-2, 0.5^2) + 0.5 N(2, 0.5^2)."""
-    return GaussianMixture("gaussian1d", torch.tensor([[float(m)] for m in means]), std,
-                           None if weights is None else torch.tensor(list(weights), dtype=torch.float64))
+    means, std = _numbers("means", means), _positive("std", std)
+    if weights is not None:
+        weights = _numbers("weights", weights)
+        if len(weights) != len(means):
+            raise DataError(f"weights must have one entry per mean ({len(means)}), got {len(weights)}")
+    return GaussianMixture("gaussian1d", torch.tensor([[m] for m in means]), std,
+                           None if weights is None else torch.tensor(weights, dtype=torch.float64))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -394,8 +422,15 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, image_size: i
     backend = options.get("backend", "builtin")
     if backend not in ("builtin", "torchvision"):
         raise DataError(f"backend must be 'builtin' or 'torchvision', got {backend!r}")
-    train = bool(options.get("train", True))
+    from gan.config import ConfigError, flag
+
+    try:
+        train = flag("train", options.get("train", True))
+    except ConfigError as e:
+        raise DataError(str(e)) from None
     channels = options.get("channels", 3)
+    if isinstance(channels, bool) or channels not in (1, 3):
+        raise DataError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
     if backend == "torchvision":
         return _load_with_torchvision(name, root, train, size, channels)
     if name in ("mnist", "fashion-mnist"):

@@ -1,7 +1,7 @@
 """GAN losses as pure functions of the discriminator's outputs, and gradient penalties.
 
 Every loss takes ``d_real = D(x)`` on a real batch and ``d_fake = D(G(z))`` on a
-generated batch (any shapes; means are over all entries) and returns
+generated batch (one score per sample: shape ``(n,)`` or ``(n, 1)``) and returns
 ``(generator loss, discriminator loss)``; each player minimizes its own. For
 minimax, non-saturating and least squares the outputs are logits / raw scores
 (no sigmoid in the network). ``s`` is one-sided label smoothing: real targets
@@ -26,6 +26,7 @@ Ye (2017) / Miyato et al. (2018); least squares Mao et al. (2017) with a = 0, b 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -36,6 +37,18 @@ __all__ = [
     "LOSSES", "LOSS_FUNCTIONS", "get_loss", "minimax", "nonsaturating", "wgan", "hinge", "lsgan",
     "gradient_penalty", "r1_penalty", "SMOOTHABLE",
 ]
+
+
+def _scores(d_real: Tensor, d_fake: Tensor) -> None:
+    """Refuse discriminator outputs that are not one floating score per sample."""
+    for name, t in (("d_real = D(x)", d_real), ("d_fake = D(G(z))", d_fake)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"the discriminator's output {name} must be a tensor, got {type(t).__name__}")
+        if not t.is_floating_point():
+            raise TypeError(f"the discriminator's output {name} must be a floating-point tensor, got {t.dtype}")
+        if t.dim() not in (1, 2) or (t.dim() == 2 and t.shape[1] != 1) or t.shape[0] < 1:
+            raise ValueError(f"the discriminator must return one score per sample, shape (n,) or (n, 1); "
+                             f"{name} has shape {tuple(t.shape)}")
 
 
 def _bce_d(d_real: Tensor, d_fake: Tensor, s: float) -> Tensor:
@@ -50,23 +63,27 @@ def minimax(d_real: Tensor, d_fake: Tensor, label_smoothing: float = 0.0) -> tup
     L_G is the value V(G, D) = E log D(x) + E log(1 - D(G(z))) when s = 0; only its
     second term depends on G, so the generator's gradient is that of E log(1 - D(G(z))).
     """
+    _scores(d_real, d_fake)
     d_loss = _bce_d(d_real, d_fake, label_smoothing)
     return -d_loss, d_loss
 
 
 def nonsaturating(d_real: Tensor, d_fake: Tensor, label_smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
     """Non-saturating GAN: L_G = -E log sigma(d_fake), L_D as in :func:`minimax`."""
+    _scores(d_real, d_fake)
     return F.softplus(-d_fake).mean(), _bce_d(d_real, d_fake, label_smoothing)
 
 
 def wgan(d_real: Tensor, d_fake: Tensor, label_smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
     """Wasserstein GAN: L_G = -E d_fake, L_D = E d_fake - E d_real (the penalty is added by the game)."""
+    _scores(d_real, d_fake)
     _no_smoothing("wgan-gp", label_smoothing)
     return -d_fake.mean(), d_fake.mean() - d_real.mean()
 
 
 def hinge(d_real: Tensor, d_fake: Tensor, label_smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
     """Hinge loss: L_G = -E d_fake, L_D = E relu(1 - d_real) + E relu(1 + d_fake)."""
+    _scores(d_real, d_fake)
     _no_smoothing("hinge", label_smoothing)
     return -d_fake.mean(), F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
 
@@ -74,6 +91,7 @@ def hinge(d_real: Tensor, d_fake: Tensor, label_smoothing: float = 0.0) -> tuple
 def lsgan(d_real: Tensor, d_fake: Tensor, label_smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
     """Least squares GAN (a = 0, b = 1 - s, c = 1): L_G = E (d_fake - 1)^2 / 2,
     L_D = E (d_real - (1 - s))^2 / 2 + E d_fake^2 / 2."""
+    _scores(d_real, d_fake)
     b = 1.0 - label_smoothing
     return 0.5 * (d_fake - 1.0).pow(2).mean(), 0.5 * (d_real - b).pow(2).mean() + 0.5 * d_fake.pow(2).mean()
 
@@ -98,10 +116,50 @@ SMOOTHABLE = ("minimax", "nonsaturating", "lsgan")
 
 
 def get_loss(name: str) -> Callable[..., tuple[Tensor, Tensor]]:
-    """The loss function called ``name``; an unknown name raises ValueError listing :data:`LOSSES`."""
+    """The loss function called ``name``, checked for a game (unknown names: ValueError listing :data:`LOSSES`).
+
+    The returned function (``.__wrapped__`` is the plain one) also checks that both losses are
+    floating scalars and, with gradients enabled, that each is connected to the parameters.
+    """
     if not isinstance(name, str) or name.lower() not in LOSS_FUNCTIONS:
-        raise ValueError(f"unknown loss {name!r}; known losses: {list(LOSSES)}")
-    return LOSS_FUNCTIONS[name.lower()]
+        raise ValueError(f"unknown loss {name!r}; known losses: {list(LOSS_FUNCTIONS)}")
+    return _checked(name.lower(), LOSS_FUNCTIONS[name.lower()])
+
+
+def _checked(name: str, fn: Callable[..., tuple[Tensor, Tensor]]) -> Callable[..., tuple[Tensor, Tensor]]:
+    @functools.wraps(fn)
+    def loss(d_real: Tensor, d_fake: Tensor, label_smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
+        _scores(d_real, d_fake)
+        out = fn(d_real, d_fake, label_smoothing)
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise TypeError(f"loss {name!r} must return (generator loss, discriminator loss), got {type(out).__name__}")
+        for player, t in zip(("G", "D"), out):
+            if not isinstance(t, Tensor) or not t.is_floating_point() or t.numel() != 1:
+                raise TypeError(f"loss {name!r}: player {player!r}'s loss must be a floating-point scalar tensor, "
+                                f"got {_describe(t)}")
+        if torch.is_grad_enabled():
+            _connected(name, d_real, d_fake, out)
+        return out
+
+    return loss
+
+
+def _describe(t) -> str:
+    return f"a tensor of shape {tuple(t.shape)} and dtype {t.dtype}" if isinstance(t, Tensor) else type(t).__name__
+
+
+_NO_GRAD = "(was it computed through .item(), float(), .numpy(), .detach() or torch.tensor(...)?)"
+
+
+def _connected(name: str, d_real: Tensor, d_fake: Tensor, out: tuple[Tensor, Tensor]) -> None:
+    """With gradients on, the scores and both losses must carry a gradient."""
+    if not (d_real.requires_grad or d_fake.requires_grad):
+        raise ValueError("the discriminator's outputs D(x) and D(G(z)) carry no gradient, so neither player's "
+                         f"loss is connected to the parameters {_NO_GRAD}")
+    for player, what, t in (("G", "generator", out[0]), ("D", "discriminator", out[1])):
+        if not t.requires_grad:
+            raise ValueError(f"loss {name!r}: player {player!r}'s ({what}'s) loss has no gradient, so it is not "
+                             f"connected to the parameters {_NO_GRAD}")
 
 
 def _input_gradient(discriminator: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from gan.config import ConfigError, flag
+
 __all__ = [
     "MODELS", "SUPPORTED_IMAGE_SIZES", "ACTIVATIONS", "MLPGenerator", "MLPDiscriminator",
     "DCGANGenerator", "DCGANDiscriminator", "MinibatchDiscrimination", "build_models", "dcgan_init",
@@ -36,8 +38,23 @@ def _positive_int(name: str, value) -> int:
     return value
 
 
+def _flag(name: str, value) -> bool:
+    try:
+        return flag(name, value)
+    except ConfigError as e:
+        raise ValueError(str(e)) from None
+
+
 def _sn(layer: nn.Module, on: bool) -> nn.Module:
     return nn.utils.parametrizations.spectral_norm(layer) if on else layer
+
+
+def _check_latent(module: nn.Module, z: Tensor) -> None:
+    """Refuse latent batches whose size does not match the generator's ``latent_dim``."""
+    size = z.reshape(z.shape[0], -1).shape[1] if z.dim() >= 1 and z.shape[0] else None
+    if z.dim() < 2 or size != module.latent_dim:
+        raise ValueError(f"the generator takes latent vectors z of size latent_dim={module.latent_dim}, "
+                         f"got z of shape {tuple(z.shape)}; build the game with the generator's latent_dim")
 
 
 class MinibatchDiscrimination(nn.Module):
@@ -91,6 +108,7 @@ class MLPGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
+        _check_latent(self, z)
         return self.net(z)
 
 
@@ -101,6 +119,8 @@ class MLPDiscriminator(nn.Module):
                  spectral_norm: bool = False, activation: str = "relu", mbd_kernels: int = 16,
                  mbd_kernel_dim: int = 8):
         super().__init__()
+        minibatch_discrimination = _flag("minibatch_discrimination", minibatch_discrimination)
+        spectral_norm = _flag("spectral_norm", spectral_norm)
         self.input_shape = (_positive_int("in_dim", in_dim),)
         self.features = nn.Sequential(*_hidden_layers(in_dim, hidden, depth, activation, spectral_norm))
         width = hidden
@@ -161,6 +181,7 @@ class DCGANGenerator(nn.Module):
         dcgan_init(self)
 
     def forward(self, z: Tensor) -> Tensor:
+        _check_latent(self, z)
         return self.net(z.reshape(z.shape[0], -1, 1, 1))
 
 
@@ -178,6 +199,8 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, image_size: int, channels: int, width: int = 64, minibatch_discrimination: bool = False,
                  spectral_norm: bool = False, mbd_kernels: int = 16, mbd_kernel_dim: int = 8):
         super().__init__()
+        minibatch_discrimination = _flag("minibatch_discrimination", minibatch_discrimination)
+        spectral_norm = _flag("spectral_norm", spectral_norm)
         k = _stages(image_size)
         self.input_shape = (_positive_int("channels", channels), image_size, image_size)
         _positive_int("width", width)
@@ -228,8 +251,7 @@ def build_models(model: str, data_shape: Sequence[int], latent_dim: int, **optio
                 return opts[n]
         return default
 
-    common = {"minibatch_discrimination": opts.pop("minibatch_discrimination", False),
-              "spectral_norm": opts.pop("spectral_norm", False)}
+    common = {k: _flag(k, opts.pop(k, False)) for k in ("minibatch_discrimination", "spectral_norm")}
     if model == "mlp":
         if len(shape) != 1:
             raise ValueError(f"the mlp model takes flat data of shape (d,), got data_shape {shape}; "

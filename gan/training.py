@@ -11,13 +11,14 @@ Run folder::
 
     RUN/config.json        the resolved TrainConfig
     RUN/metrics.jsonl      one JSON line per evaluation (step, seconds, losses, metrics per generator)
-    RUN/checkpoint.pt      the latest checkpoint (+ checkpoint.pt.prev, the one before)
+    RUN/checkpoint.pt      the latest checkpoint (+ checkpoint.pt.prev, .prev2...: keep_checkpoints in all)
     RUN/plots/*.png        samples (mixtures: scatter + KDE; images: grid + interpolation strip)
 
 A checkpoint holds the step, both models (with BatchNorm buffers), the solver's
 ``state_dict()`` (base optimizers and solver state), the averages, the data and noise
 generators' states and the elapsed seconds, so ``train(resume=RUN)`` continues
-bit-identically on CPU.
+bit-identically on CPU, from the newest checkpoint that verifies (see :mod:`gan.runs`
+and docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ import torch
 import equilib as eq
 from gan.averaging import EMA, UniformAverage
 from gan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from gan import runs
 from gan.config import RESUMABLE_CHANGES, ConfigError, TrainConfig
+from gan.runs import RunError
 
 __all__ = ["train", "TrainResult", "TrainingError", "RunError", "resolve_device", "build", "Built",
            "load_run", "sample", "CHECKPOINT", "CONFIG", "METRICS"]
@@ -48,10 +51,6 @@ CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 FORMAT = 1
-
-
-class RunError(ValueError):
-    """A run folder is missing, holds no run, or holds a run with another configuration."""
 
 
 class TrainingError(eq.NonFiniteError):
@@ -204,7 +203,7 @@ def build(cfg: TrainConfig) -> Built:
 
 def _state(b: Built, step: int, seconds: float) -> dict[str, Any]:
     return {
-        "format": FORMAT, "step": step, "seconds": seconds, "config": b.config.to_dict(),
+        "format": FORMAT, "versions": _versions(), "step": step, "seconds": seconds, "config": b.config.to_dict(),
         "G": b.G.state_dict(), "D": b.D.state_dict(), "solver": b.solver.state_dict(),
         "ema": b.ema.state_dict() if b.ema is not None else None,
         "uniform": b.uniform.state_dict() if b.uniform is not None else None,
@@ -213,12 +212,27 @@ def _state(b: Built, step: int, seconds: float) -> dict[str, Any]:
     }
 
 
-def _load_state(b: Built, state: Mapping[str, Any]) -> tuple[int, float]:
-    if state.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint format {state.get('format')!r}; this version reads {FORMAT}")
-    b.G.load_state_dict(state["G"])
-    b.D.load_state_dict(state["D"])
-    b.solver.load_state_dict(state["solver"])
+def _versions() -> dict[str, str]:
+    return {"equilib": eq.__version__, "torch": torch.__version__.split("+")[0]}
+
+
+def _load_state(b: Built, state: Mapping[str, Any], path: Path) -> tuple[int, float]:
+    if not isinstance(state, Mapping) or state.get("format") != FORMAT:
+        fmt = state.get("format") if isinstance(state, Mapping) else None
+        wrote = state.get("versions", {}) if isinstance(state, Mapping) else {}
+        by = ", ".join(f"{k} {v}" for k, v in wrote.items()) or "an unknown version"
+        raise CheckpointError(f"{path} was written by {by} in run-state format {fmt!r}; this version "
+                              f"(equilib {eq.__version__}) reads format {FORMAT} only; start a new run")
+    for key, module in (("G", b.G), ("D", b.D)):
+        try:
+            module.load_state_dict(state[key])
+        except (KeyError, RuntimeError) as e:
+            raise CheckpointError(f"{path} holds another model {key} than this run's config builds: "
+                                  f"{' '.join(str(e).split())}") from None
+    try:
+        b.solver.load_state_dict(state["solver"])
+    except (KeyError, ValueError) as e:
+        raise CheckpointError(f"{path} holds another solver state than this run's config: {e}") from None
     if b.ema is not None:
         b.ema.load_state_dict(state["ema"])
     if b.uniform is not None:
@@ -317,49 +331,53 @@ def _jsonable(v: Any) -> Any:
 
 def _read_config(run: Path) -> TrainConfig:
     if not run.is_dir():
-        raise RunError(f"resume folder {run} does not exist")
+        raise RunError(f"run folder {run} does not exist" if not run.exists() else f"{run} is a file, not a run folder")
     path = run / CONFIG
-    if not path.is_file() or not ((run / CHECKPOINT).is_file() or (run / (CHECKPOINT + ".prev")).is_file()):
-        raise RunError(f"{run} holds no run: expected {CONFIG} and {CHECKPOINT} written by gan train")
+    if not path.is_file():
+        raise RunError(f"{run} holds no run: expected {CONFIG} (and {CHECKPOINT}) written by gan train")
     try:
         values = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise RunError(f"{path} is not valid JSON: {e}") from None
-    return TrainConfig.from_dict(values)
+        return TrainConfig.from_dict(values)
+    except (json.JSONDecodeError, UnicodeDecodeError, ConfigError, TypeError) as e:
+        raise RunError(f"{path} is not the config of a gan run: {e}") from None
+
+
+def _checkpoint(run: Path) -> Path | None:
+    """The newest verifying checkpoint of ``run`` (warning about skipped ones); None if there is none."""
+    path, skipped = runs.pick_checkpoint(run / CHECKPOINT)
+    for bad, why in skipped:
+        runs.warn(f"skipped checkpoint {bad.name}: {why}" + (f"; using {path.name}" if path else ""))
+    if path is None and skipped:
+        raise RunError(f"no checkpoint of {run} verifies ({', '.join(p.name for p, _ in skipped)}); "
+                       "nothing to resume from")
+    return path
 
 
 def load_run(run: str | os.PathLike, checkpoint: str | os.PathLike | None = None) -> tuple[Built, int, float]:
-    """Rebuild a run from its folder and load its checkpoint: ``(built, step, seconds)``."""
+    """Rebuild a run from its folder and load a checkpoint (default: the newest that verifies):
+    ``(built, step, seconds)``."""
     run = Path(run)
     cfg = _read_config(run)
+    if checkpoint is None:
+        checkpoint = _checkpoint(run)
+        if checkpoint is None:
+            raise RunError(f"{run} holds no checkpoint yet (the run stopped before its first one)")
     b = build(cfg)
-    state = load_checkpoint(checkpoint or run / CHECKPOINT, map_location=b.device)
-    saved = TrainConfig.from_dict(state["config"])
+    state = load_checkpoint(checkpoint, map_location=b.device)
+    try:
+        saved = TrainConfig.from_dict(state["config"])
+    except (KeyError, TypeError, ConfigError) as e:
+        raise CheckpointError(f"{checkpoint} holds no gan run config: {e}") from None
     diff = cfg.differences(saved, ignore=RESUMABLE_CHANGES)
     if diff:
-        raise RunError(f"checkpoint config differs from {run / CONFIG}: {_describe(diff, 'config.json', 'checkpoint')}")
-    step, seconds = _load_state(b, state)
+        raise RunError(f"checkpoint {checkpoint} does not belong to this run, its config differs from "
+                       f"{run / CONFIG}: {_describe(diff, 'config.json', 'checkpoint')}")
+    step, seconds = _load_state(b, state, Path(checkpoint))
     return b, step, seconds
 
 
 def _describe(diff: Mapping[str, tuple], first: str, second: str) -> str:
     return "; ".join(f"{k}: {first} {a!r}, {second} {b!r}" for k, (a, b) in diff.items())
-
-
-def _truncate_metrics(path: Path, step: int) -> list[dict[str, Any]]:
-    """Keep the log lines up to ``step`` (later ones were written after the checkpoint)."""
-    if not path.exists():
-        return []
-    kept = []
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if rec.get("step", 0) <= step:
-            kept.append(rec)
-    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
-    return kept
 
 
 def _default_out(cfg: TrainConfig) -> str:
@@ -404,13 +422,11 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, resume: str 
         raise ConfigError(str(e)) from None
     run = Path(cfg.out or _default_out(cfg))
     cfg = dataclasses.replace(cfg, out=str(run))
-    if (run / CONFIG).exists():
-        raise RunError(f"{run} already holds a run; continue it with resume={str(run)!r} "
-                       "(gan train --resume RUN) or choose another out folder")
+    runs.check_new_run(run, CONFIG)
     b = build(cfg)
     run.mkdir(parents=True, exist_ok=True)
-    (run / CONFIG).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     (run / METRICS).write_text("")
+    runs.write_text(run / CONFIG, json.dumps(cfg.to_dict(), indent=2) + "\n")
     return _loop(b, run, 0, 0.0, [], callbacks)
 
 
@@ -429,15 +445,24 @@ def _resume(run: Path, explicit: dict[str, Any], callbacks: Sequence[Callback]) 
                        "a resumed run continues in its own folder")
     cfg = dataclasses.replace(saved, steps=explicit.get("steps") or saved.steps,
                               progress=explicit.get("progress", saved.progress),
-                              threads=explicit.get("threads", saved.threads))
+                              threads=explicit.get("threads", saved.threads),
+                              keep_checkpoints=explicit.get("keep_checkpoints", saved.keep_checkpoints))
     cfg.validate()
-    b, step, seconds = load_run(run)
+    runs.check_writable(run, option="resume folder")
+    runs.clean_temporaries(run / CHECKPOINT)
+    path = _checkpoint(run)
+    if path is None:  # killed after config.json was written, before the first checkpoint
+        runs.warn(f"{run} has no checkpoint yet (the run stopped before its first one): starting it from step 0")
+        b, step, seconds = build(cfg), 0, 0.0
+    else:
+        b, step, seconds = load_run(run, path)
     b.config = cfg
     if cfg.steps < step:
         raise RunError(f"cannot resume {run} to steps={cfg.steps}: its checkpoint is already at step {step}")
-    if cfg.steps != saved.steps:
-        (run / CONFIG).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-    history = _truncate_metrics(run / METRICS, step)
+    if (cfg.steps, cfg.keep_checkpoints) != (saved.steps, saved.keep_checkpoints):
+        runs.write_text(run / CONFIG, json.dumps(cfg.to_dict(), indent=2) + "\n")
+    history = runs.truncate_log(run / METRICS, step)
+    runs.truncate_log(run / "diagnostics.jsonl", step)
     return _loop(b, run, step, seconds, history, callbacks)
 
 
@@ -491,7 +516,7 @@ def _loop(b: Built, run: Path, start: int, seconds: float, history: list[dict[st
     step = start
     try:
         if start == 0:
-            save_checkpoint(_state(b, 0, 0.0), ckpt)
+            save_checkpoint(_state(b, 0, 0.0), ckpt, keep=cfg.keep_checkpoints)
             last_ckpt = (str(ckpt), 0)
         while step < cfg.steps:
             _set_learning_rates(b, step)
@@ -526,7 +551,7 @@ def _loop(b: Built, run: Path, start: int, seconds: float, history: list[dict[st
                 with open(run / METRICS, "a") as fh:
                     fh.write(json.dumps(rec) + "\n")
             if step % cfg.checkpoint_every == 0 or last:
-                save_checkpoint(_state(b, step, time.perf_counter() - t0), ckpt)
+                save_checkpoint(_state(b, step, time.perf_counter() - t0), ckpt, keep=cfg.keep_checkpoints)
                 last_ckpt = (str(ckpt), step)
     finally:
         bar.close()
@@ -582,12 +607,16 @@ def sample(run: str | os.PathLike, n: int, seed: int = 0, out: str | os.PathLike
 
     The latent batch is drawn from ``torch.Generator().manual_seed(seed)``, so the
     same seed gives the same samples. ``which`` is ``"G"``, ``"ema"`` or ``"uniform"``.
-    Writes a ``.npy`` file when ``out`` is given.
+    Writes exactly the file ``out`` (which must end in ``.npy``) when it is given.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ConfigError(f"n must be an integer >= 1, got {n!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+    if which is not None and which not in ("G", "ema", "uniform"):
+        raise ConfigError(f"which must be 'G', 'ema' or 'uniform', got {which!r}")
+    if out is not None:
+        out = runs.check_sample_out(out)
     b, _, _ = load_run(run)
     gens = b.generators()
     if b.uniform is not None:
@@ -600,7 +629,13 @@ def sample(run: str | os.PathLike, n: int, seed: int = 0, out: str | os.PathLike
         raise ConfigError(f"which={which!r} is not a generator of this run; it has {sorted(gens)}")
     x = generate(g, _latents(n, b.config.latent_dim, seed), b.device).numpy()
     if out is not None:
-        out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        np.save(out, x)
+        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+        try:
+            with open(tmp, "wb") as fh:  # a file object: numpy adds no suffix
+                np.save(fh, x)
+            os.replace(tmp, out)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
     return x
