@@ -11,7 +11,7 @@ import base64
 import csv
 import math
 import re
-import subprocess
+import runpy
 import sys
 import textwrap
 
@@ -280,8 +280,10 @@ def test_keyboard_interrupt_leaves_a_partial_report(tmp_path, capsys, monkeypatc
     assert out.startswith("PARTIAL REPORT") and "complete games: xy" in err
 
 
-def test_python_dash_m_equilib(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "equilib", "compare", "--games", "nope", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
-    assert proc.stderr.startswith("equilib: error: unknown game 'nope'") and proc.stderr.count("\n") == 1
+def test_python_dash_m_equilib(tmp_path, capsys, monkeypatch):
+    """``python -m equilib`` runs the same main (run in-process: a subprocess would re-import torch)."""
+    monkeypatch.setattr(sys, "argv", ["equilib", "compare", "--games", "nope", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_module("equilib", run_name="__main__")
+    assert exc.value.code == 2
+    assert _one_error_line(capsys.readouterr().err).startswith("equilib: error: unknown game 'nope'")

@@ -57,15 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"comma-separated games; built in: {', '.join(BUILTIN)}; or module:function returning "
                         "an equilib.Game or (game, equilibrium)")
     lr = c.add_mutually_exclusive_group()
-    lr.add_argument("--lr", type=float, default=None,
-                    help=f"step size of every run (default {DEFAULT_LR}); a coarse scan from lr/10 to 10 lr "
-                         "is drawn too unless --no-scan")
-    lr.add_argument("--lr-scan", default=None, metavar="LO:HI:N",
+    lr.add_argument("--lr", type=float, default=DEFAULT_LR,
+                    help="step size of every run; a coarse scan from lr/10 to 10 lr (at most 2) is drawn too "
+                         "unless --no-scan")
+    lr.add_argument("--lr-scan", metavar="LO:HI:N",
                     help="scan N log-spaced step sizes from LO to HI (e.g. 0.01:1:30); the table then shows each "
                          "solver at its step size of smallest measured contraction")
     c.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="steps per run")
     c.add_argument("--scan-steps", type=int, default=DEFAULT_SCAN_STEPS, help="steps per run of the scan")
-    c.add_argument("--no-scan", action="store_true", help="skip the default coarse step-size scan")
+    c.add_argument("--no-scan", action="store_true", help="skip the coarse step-size scan drawn with --lr")
     c.add_argument("--bound", type=float, default=1e3,
                    help="a run has diverged when its distance exceeds BOUND x max(start distance, 1)")
     c.add_argument("--seed", type=int, default=0, help="seed of the random games and of torch")
@@ -99,7 +99,7 @@ def _plan(args) -> tuple[Plan, Path]:
     if unknown:
         raise CompareError(f"unknown solver(s) {', '.join(map(repr, unknown))} in --solvers; "
                            f"known solvers: {', '.join(eq.SOLVERS)}")
-    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+    if not (math.isfinite(args.lr) and args.lr > 0):
         raise CompareError(f"--lr must be a finite number > 0, got {args.lr}")
     scan = parse_scan(args.lr_scan) if args.lr_scan is not None else None
     for flag, value, low in (("--steps", args.steps, 1), ("--scan-steps", args.scan_steps, 4)):
@@ -109,7 +109,7 @@ def _plan(args) -> tuple[Plan, Path]:
         raise CompareError(f"--bound must be a finite number > 1, got {args.bound}")
     specs = resolve(_names(args.games, "games"), args.seed)
     out = _check_out(args.out)
-    plan = Plan(specs, list(dict.fromkeys(solvers)), args.lr if args.lr is not None else DEFAULT_LR, scan,
+    plan = Plan(specs, list(dict.fromkeys(solvers)), args.lr, scan,
                 args.steps, args.seed, args.bound, args.scan_steps, args.no_scan)
     if scan is not None:
         plan.lr = None
