@@ -11,6 +11,7 @@ from equilib.solvers.alternating import AltGD
 from equilib.solvers.base import Solver
 from equilib.solvers.cgd import CGD, KrylovWarning
 from equilib.solvers.consensus import SGA, Consensus, Hamiltonian
+from equilib.solvers.divergence import NonFinitePolicy, NonFiniteWarning
 from equilib.solvers.extragradient import Extragradient
 from equilib.solvers.lola import LOLA, SOS
 from equilib.solvers.optimistic import Optimistic
@@ -20,6 +21,7 @@ from equilib.solvers.unrolled import Unrolled
 __all__ = [
     "SOLVERS", "make_solver", "Solver", "SimGD", "AltGD", "Extragradient", "Optimistic",
     "Consensus", "Hamiltonian", "SGA", "Unrolled", "CGD", "ACGD", "LOLA", "SOS", "KrylovWarning",
+    "NonFinitePolicy", "NonFiniteWarning",
 ]
 
 SOLVERS: dict[str, type[Solver]] = {

@@ -19,6 +19,7 @@ from equilib.errors import NonFiniteError, SolverError
 from equilib.field import Field, check_finite
 from equilib.game import Game
 from equilib.optim import SGD, make_optimizer, optimizer_class
+from equilib.solvers.divergence import NonFinitePolicy
 
 __all__ = ["Solver"]
 
@@ -115,6 +116,9 @@ class Solver:
         optimizer_options: keyword arguments for the base optimizer (e.g.
             ``{"momentum": -0.5}`` or ``{"betas": (0.5, 0.999)}``); one dict for all
             players or ``{player: dict}``.
+        on_nonfinite: what a step that meets a NaN or Inf does: ``"raise"`` (default),
+            ``"skip"``, ``"rollback"`` or a :class:`NonFinitePolicy` (see
+            :mod:`equilib.solvers.divergence`).
         **options: the solver's own options (see ``defaults``).
     """
 
@@ -123,9 +127,11 @@ class Solver:
     multistage: ClassVar[bool] = False  # changes parameters more than once per step
 
     def __init__(self, game: Game, lr: float | Mapping[str, float], optimizer: Any = None,
-                 optimizer_options: Mapping[str, Any] | None = None, **options: Any):
+                 optimizer_options: Mapping[str, Any] | None = None, on_nonfinite: Any = "raise",
+                 **options: Any):
         if not isinstance(game, Game):
             raise SolverError(f"game must be an equilib.Game, got {type(game).__name__}")
+        self.nonfinite = NonFinitePolicy.of(on_nonfinite)
         unknown = sorted(set(options) - set(self.defaults))
         if unknown:
             allowed = sorted(self.defaults) or "none"
@@ -179,17 +185,21 @@ class Solver:
         """One step of the solver; ``args`` (e.g. a batch) are passed to the losses.
 
         Returns each player's loss (detached) at the point the step started from.
-        On a NaN or Inf loss or gradient, raises :class:`NonFiniteError` naming the
-        player and the step, with parameters and solver state as before the step.
+        On a NaN or Inf loss or gradient the parameters and solver state are left as
+        before the step, and then, by ``on_nonfinite``: :class:`NonFiniteError` is raised
+        naming the player and the step, or the step is dropped (``skip``; ``rollback``
+        also scales the learning rates), a :class:`NonFiniteWarning` is issued and the
+        returned losses are NaN. ``steps`` counts dropped steps too.
         """
         snapshot = self._snapshot() if self.multistage else None
         try:
             with torch.enable_grad():  # solvers differentiate, also inside a caller's no_grad
                 losses = self._step(args)
-        except NonFiniteError:
+        except NonFiniteError as error:
             if snapshot is not None:
                 self._restore(snapshot)
-            raise
+            self.nonfinite.handle(error, self)  # raises unless the policy drops the step
+            losses = {p: torch.tensor(math.nan) for p in self.game.players}
         self.steps += 1
         return {k: v.detach() for k, v in losses.items()}
 
@@ -202,6 +212,7 @@ class Solver:
             "options": dict(self.options),
             "optimizers": {p: opt.state_dict() for p, opt in self.optimizers.items()},
             "state": self._extra_state(),
+            "nonfinite": self.nonfinite.state_dict(),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -220,6 +231,7 @@ class Solver:
         for p, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][p])
         self._load_extra_state(state["state"])
+        self.nonfinite.load_state_dict(state.get("nonfinite", {}))
         self.steps = int(state["steps"])
 
     def __repr__(self) -> str:
