@@ -87,10 +87,13 @@ def cgds_side(name: str, s: Setup, tol: float = T, atol: float = A):
     dtype = next(s.G.parameters()).dtype
 
     def step():
+        opt.zero_grad()
+        opt.step(s.value(s.G, s.D))
+
+    def step_in_dtype():
         with default_dtype(dtype):
-            opt.zero_grad()
-            opt.step(s.value(s.G, s.D))
-    return step, opt
+            step()
+    return (step if dtype == torch.get_default_dtype() else step_in_dtype), opt
 
 
 def make(name: str, which: str, seed: int = 0):
