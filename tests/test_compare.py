@@ -207,6 +207,17 @@ def test_module_function_games_with_and_without_equilibrium(tmp_path, capsys, us
     assert rows[1]["predicted_rho"] == ""  # no equilibrium and not converged: nothing to predict at
 
 
+def test_module_in_the_current_folder_is_found_by_the_console_script(tmp_path, capsys, monkeypatch):
+    """The ``equilib`` script's sys.path starts with its own folder, not the current one."""
+    (tmp_path / "here_games.py").write_text(textwrap.dedent(GAME_MODULE))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "here_games", raising=False)
+    status, _, err = run_cli(["compare", "--games", "here_games:not_a_game", "--out", "r"], capsys)
+    assert status == 2 and "returned int" in _one_error_line(err)  # imported, then refused
+    sys.modules.pop("here_games", None)
+
+
 def test_non_finite_loss_is_reported_as_diverged_not_a_crash(tmp_path, capsys, user_module):
     status, _, _ = run_cli(["compare", "--games", f"{user_module}:blows_up", "--solvers", "simgd,extragradient",
                             "--lr", "0.5", "--steps", "100", "--bound", "1e9", "--no-scan",

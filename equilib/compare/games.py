@@ -20,6 +20,8 @@ Built-in games (all float64, random ones seeded by ``--seed``):
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -116,6 +118,8 @@ def _from_function(target: str, seed: int) -> GameSpec:
     module_name, _, func_name = target.partition(":")
     if not module_name or not func_name:
         raise CompareError(f"--games entry {target!r}: expected module:function")
+    if os.getcwd() not in sys.path and "" not in sys.path:  # as `python -m` does: modules in the current folder
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # ImportError, or anything the module raises on import
