@@ -52,7 +52,7 @@ def _table(results: list[RunResult]) -> str:
 
 def write_html(path, results: list[RunResult], figures: dict[str, list[tuple[str, Path]]], meta: dict,
                partial: str | None = None) -> Path:
-    """Write the report; ``figures`` maps a section title to [(caption, png path)]."""
+    """Write the report; ``figures`` maps a section title to [(caption, png path or None if not drawn)]."""
     parts = ["<!DOCTYPE html>", '<html><head><meta charset="utf-8"><title>equilib compare</title>',
              f"<style>{_STYLE}</style></head><body>"]
     if partial:
@@ -65,8 +65,10 @@ def write_html(path, results: list[RunResult], figures: dict[str, list[tuple[str
     for title, figs in figures.items():
         parts.append(f"<h2>{html.escape(title)}</h2>")
         for caption, png in figs:
-            if Path(png).exists():
+            if png is not None and Path(png).exists():
                 parts.append(f"<figure>{_img(png)}<figcaption>{html.escape(caption)}</figcaption></figure>")
+            else:
+                parts.append(f"<p>{html.escape(caption)}</p>")
     parts.append("</body></html>")
     path = Path(path)
     path.write_text("\n".join(parts), encoding="utf-8")

@@ -148,8 +148,9 @@ def _write_scan_csv(path: Path, scans: dict[str, GameScan]) -> None:
                 writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
 
 
-def _figures(out_dir: Path, plan: Plan, outcome: Outcome) -> dict[str, list[tuple[str, Path]]]:
-    sections: dict[str, list[tuple[str, Path]]] = {}
+def _figures(out_dir: Path, plan: Plan, outcome: Outcome) -> dict[str, list[tuple[str, Path | None]]]:
+    """Draw every game's figures; a figure that fails is listed with the reason and path None."""
+    sections: dict[str, list[tuple[str, Path | None]]] = {}
     for spec in plan.specs:
         results = [r for r in outcome.results if r.game == spec.name]
         if not results and spec.name not in outcome.scans:
@@ -173,7 +174,7 @@ def _figures(out_dir: Path, plan: Plan, outcome: Outcome) -> dict[str, list[tupl
             try:
                 section.append((caption, draw(Path(str(base) + suffix))))
             except Exception as exc:  # a figure that cannot be drawn must not lose the report
-                section.append((f"{caption}: not drawn ({type(exc).__name__}: {exc})", Path("/nonexistent")))
+                section.append((f"{caption}: not drawn ({type(exc).__name__}: {exc})", None))
     return sections
 
 
