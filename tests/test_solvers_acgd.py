@@ -61,14 +61,26 @@ def test_adaptive_steps_differ_from_cgd():
     assert np.abs(theta(a) - theta(c)).max() > 1e-3
 
 
-def test_zero_sum_solve_is_conjugate_gradient_in_few_iterations():
-    """CG on the symmetric positive definite scaled system: exact within dim(x) iterations
-    (5 here; GMRES would need as many, but the unscaled system is not symmetric)."""
-    game, _ = GAMES["bilinear"]()
+@pytest.mark.parametrize("game_name,used,unused", [("bilinear", "cg", "gmres"), ("monotone", "cg", "gmres"),
+                                                    ("quadratic2", "gmres", "cg")])
+def test_zero_sum_solve_is_conjugate_gradient(monkeypatch, game_name, used, unused):
+    """Zero-sum: CG on the symmetric positive definite scaled system, exact within dim(x) = 5
+    iterations (+1 for round-off); general-sum: GMRES. The other solver is made to fail."""
+    import equilib.solvers.cgd as cgd_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{unused} called for {game_name}")
+
+    calls = []
+    real = getattr(cgd_module, used)
+    monkeypatch.setattr(cgd_module, unused, refuse)
+    monkeypatch.setattr(cgd_module, used, lambda *a, **k: calls.append(1) or real(*a, **k))
+    game, _ = GAMES[game_name]()
     solver = eq.make_solver("acgd", game, lr=0.1, tol=1e-12, atol=0.0, warm_start=False)
     for _ in range(5):
         solver.step()
         assert solver.last_info["converged"] and solver.last_info["iterations"] <= 6
+    assert len(calls) == 5
 
 
 def test_state_dict_resume_is_bit_identical():
