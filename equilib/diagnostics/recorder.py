@@ -65,21 +65,22 @@ class Recorder:
     """Record spectral diagnostics every ``every`` steps of a training loop.
 
     Args:
-        every: record when ``step % every == 0`` (default 1000). A record costs about as
-            much as 90-100 training steps of a small MLP game (tests/benchmarks), so
-            recording every 1,000 steps adds about 10%; every 100 steps doubles the time.
+        every: record when ``step % every == 0`` (default 5000). A record (top-6 eigenvalues
+            and the spectral radius at tol 1e-3) costs about as much as 120 training steps of
+            the ring MLP game (docs/performance.md), so the default adds about 2-3%.
         k: how many eigenvalues of J to keep (selected by ``which``).
         which: LM, LR, SR, LI or SI.
         spectral_radius: also the update map's spectral radius (needs the SGD base without
             momentum); ``None`` records it when the solver allows and leaves it out otherwise.
         dense: dense or matrix-free (Arnoldi); ``None``: dense for games of at most 2,000 parameters.
         path_angle_points: 0 (off) or the number of alphas for the path-angle (Berard et al. use 100).
-        tol, maxiter, ncv: for Arnoldi.
+        tol, maxiter, ncv: for Arnoldi (default tol 1e-3: eigenvalues to about three digits,
+            half the Jacobian products of 1e-6).
         eval_mode: compute with module players in eval mode.
     """
 
-    def __init__(self, every: int = 1000, k: int = 6, which: str = "LM", spectral_radius: bool | None = None,
-                 dense: bool | None = None, path_angle_points: int = 0, tol: float = 1e-6,
+    def __init__(self, every: int = 5000, k: int = 6, which: str = "LM", spectral_radius: bool | None = None,
+                 dense: bool | None = None, path_angle_points: int = 0, tol: float = 1e-3,
                  maxiter: int | None = None, ncv: int | None = None, eval_mode: bool = False):
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise DiagnosticsError(f"every must be an integer >= 1, got {every!r}")

@@ -1,0 +1,107 @@
+"""The GAN-layer, recorder and memory measurements of make_performance.py."""
+
+from __future__ import annotations
+
+import statistics
+import time
+import warnings
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+import equilib as eq
+import gan
+from test_bench_gan import SETUPS, handwritten, setup, with_gan
+
+
+def _paired(a, b, pairs: int) -> tuple[float, float]:
+    for _ in range(5):
+        a()
+        b()
+    ta, tb = [], []
+    for _ in range(pairs):
+        t0 = time.perf_counter()
+        a()
+        t1 = time.perf_counter()
+        b()
+        t2 = time.perf_counter()
+        ta.append(t1 - t0)
+        tb.append(t2 - t1)
+    return statistics.median(ta) * 1e3, statistics.median(tb) * 1e3
+
+
+def gan_layer(pairs: int) -> list[dict]:
+    rows = []
+    for name in SETUPS:
+        hand, ours = _paired(handwritten(name), with_gan(name), pairs)
+        rows.append({"setup": name, "hand_ms": hand, "ours_ms": ours, "ratio": ours / hand})
+    print("gan layer done", flush=True)
+    return rows
+
+
+def recorder_overhead(steps: int, repeats: int) -> dict:
+    """Wall time of ``steps`` simgd steps on the ring MLP with and without a default Recorder
+    (records at steps 0, every, 2 every, ...)."""
+    recorder_default = eq.diagnostics.Recorder()
+
+    def run(with_recorder: bool) -> tuple[float, list[float]]:
+        G, D, real, _ = setup("gan-mlp-ring")
+        game = gan.GANGame(G, D, loss="nonsaturating", seed=0)
+        solver = eq.make_solver("simgd", game, lr=1e-3)
+        recorder = eq.diagnostics.Recorder() if with_recorder else None
+        records = []
+        start = time.perf_counter()
+        for step in range(steps):
+            solver.step(real)
+            if recorder is not None and step % recorder.every == 0:
+                t = time.perf_counter()
+                recorder(step, solver, real)
+                records.append(time.perf_counter() - t)
+        return time.perf_counter() - start, records
+
+    with_s, without_s, record_s = [], [], []
+    G, D, real, _ = setup("gan-mlp-ring")  # first-use costs (scipy's ARPACK, lazy imports) out of the way
+    eq.diagnostics.Recorder().record(0, eq.make_solver("simgd", gan.GANGame(G, D, seed=0), lr=1e-3), real)
+    for _ in range(repeats):
+        t, recs = run(True)
+        with_s.append(t)
+        record_s += recs
+        without_s.append(run(False)[0])
+    w, wo = statistics.median(with_s), statistics.median(without_s)
+    print("recorder done", flush=True)
+    return {"steps": steps, "every": recorder_default.every, "repeats": repeats, "with_s": w, "without_s": wo,
+            "ratio": w / wo, "record_s": statistics.mean(record_s)}
+
+
+def peak_bytes(fn) -> int:
+    """The largest sum of live CPU tensor storage while ``fn`` runs (torch profiler memory events:
+    allocations are attributed to the op that made them, frees are "[memory]" events)."""
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = sorted((e for e in prof.events() if e.self_cpu_memory_usage), key=lambda e: e.time_range.start)
+    live = peak = 0
+    for e in events:
+        live += e.self_cpu_memory_usage
+        peak = max(peak, live)
+    return peak
+
+
+def memory_table() -> list[dict]:
+    rows = []
+    for name in eq.SOLVERS:
+        torch.manual_seed(0)
+        G, D = gan.build_models("dcgan", (1, 32, 32), 64, width=32)
+        game = gan.GANGame(G, D, loss="nonsaturating", seed=0)
+        second_order = name in ("cgd", "acgd")
+        options = {"max_iter": 10} if second_order else {}
+        solver = eq.make_solver(name, game, lr=2e-4, optimizer=None if second_order else "adam", **options)
+        real = torch.randn(32, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", eq.solvers.KrylovWarning)  # 10 iterations, as stated
+            solver.step(real)  # first-step allocations (optimizer state) out of the way
+            rows.append({"solver": name, "peak_mb": peak_bytes(lambda: solver.step(real)) / 2 ** 20})
+    base = next(r["peak_mb"] for r in rows if r["solver"] == "simgd")
+    for r in rows:
+        r["ratio"] = r["peak_mb"] / base
+    print("memory done", flush=True)
+    return rows
