@@ -1,13 +1,14 @@
 """Interleaved (paired) timing of equilib's cgd / acgd against the CGDs package's BCGD / ACGD.
 
-    python tests/benchmarks/cgds_paired.py [--calls N] [cgd] [acgd]
+    python tests/benchmarks/cgds_paired.py [--calls N] [--cold] [cgd] [acgd]
 
 The game, rates and matched tolerances are those of test_bench_cgds.py (the package's
 defaults T = 1e-12, A = 1e-20 on squared norms). The two sides alternate, one step each, from
 the same starting point, so a slow drift of a shared machine lands on both; the table gives the
 median ms per step, the ratio equilib / CGDs of the medians, and the mean Krylov iterations per
 step on each side (equilib's ``last_info``; CGDs' count as its solvers return it, which says 1
-when the warm start already meets the tolerance).
+when the warm start already meets the tolerance). ``--cold``: equilib with ``warm_start=False``
+(each solve from 0, which saves the warm start's two backward passes; CGDs always warm-starts).
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ class _Counted:
         setattr(self.module, self.attr, self.inner)
 
 
-def paired(name: str, calls: int, warmup: int = 5) -> dict:
-    ours, solver = equilib_side(name, Setup())
+def paired(name: str, calls: int, warmup: int = 5, warm_start: bool = True) -> dict:
+    ours, solver = equilib_side(name, Setup(), warm_start=warm_start)
     theirs, _ = cgds_side(name, Setup())
     module, attr = (CGDs.cgd, "conjugate_gradient") if name == "cgd" else (CGDs.acgd, "general_conjugate_gradient")
     a, b, iters = [], [], []
@@ -75,14 +76,16 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", choices=["cgd", "acgd", []], default=[])
     parser.add_argument("--calls", type=int, default=100, help="paired calls per method (default 100)")
+    parser.add_argument("--cold", action="store_true", help="equilib without warm start (CGDs keeps its own)")
     opts = parser.parse_args(argv)
     torch.set_num_threads(1)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread, {opts.calls} paired calls per method\n")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread, {opts.calls} paired calls per method, "
+          f"equilib warm_start={not opts.cold}\n")
     print("| method | CGDs | CGDs median (ms) | equilib median (ms) | ratio equilib / CGDs "
           "| Krylov iterations per step (CGDs / equilib) |")
     print("|---|---|---|---|---|---|")
     for name in opts.names or ["cgd", "acgd"]:
-        r = paired(name, opts.calls)
+        r = paired(name, opts.calls, warm_start=not opts.cold)
         print(f"| {name} | {PEER[name]} | {r['theirs']:.2f} | {r['ours']:.2f} | {r['ours'] / r['theirs']:.3f} "
               f"| {r['iters_theirs']:.1f} / {r['iters_ours']:.1f} |", flush=True)
 

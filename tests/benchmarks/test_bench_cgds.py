@@ -58,12 +58,14 @@ class Setup:
         return torch.cat([p.detach().reshape(-1) for m in (self.G, self.D) for p in m.parameters()])
 
 
-def equilib_side(name: str, s: Setup, tol: float = T, atol: float = A):
-    """(step, solver): equilib's ``name`` at tolerances matched to CGDs' (tol, atol) (squared)."""
+def equilib_side(name: str, s: Setup, tol: float = T, atol: float = A, warm_start: bool = True):
+    """(step, solver): equilib's ``name`` at tolerances matched to CGDs' (tol, atol) (squared).
+    ``warm_start=False`` starts each solve from 0 (CGDs always warm-starts)."""
     lr = LR[name]
     game = eq.ZeroSumGame({"G": s.G, "D": s.D}, value=lambda p: s.value(p["G"], p["D"]))
     scale = lr if name == "cgd" else 1.0
-    solver = eq.make_solver(name, game, lr=lr, tol=math.sqrt(tol), atol=scale * math.sqrt(atol), max_iter=1000)
+    solver = eq.make_solver(name, game, lr=lr, tol=math.sqrt(tol), atol=scale * math.sqrt(atol), max_iter=1000,
+                            warm_start=warm_start)
     return solver.step, solver
 
 
@@ -101,11 +103,11 @@ def make(name: str, which: str, seed: int = 0):
     return (equilib_side if which == "equilib" else cgds_side)(name, s)[0]
 
 
-def trajectories(name: str, dtype: torch.dtype, tol: float, atol: float, steps: int = STEPS):
+def trajectories(name: str, dtype: torch.dtype, tol: float, atol: float, steps: int = STEPS, warm_start=True):
     """Largest |theta_equilib - theta_CGDs| over ``steps`` steps, relative to the distance moved."""
     a, b = Setup(dtype=dtype), Setup(dtype=dtype)
     start = a.theta()
-    ours, _ = equilib_side(name, a, tol, atol)
+    ours, _ = equilib_side(name, a, tol, atol, warm_start)
     theirs, _ = cgds_side(name, b, tol, atol)
     worst = 0.0
     for _ in range(steps):
@@ -128,6 +130,7 @@ def test_step(benchmark, name, which):
 def test_iterates_agree(benchmark, name):
     benchmark.group = "agreement with CGDs (5 steps of both, untimed meaning)"
     float32 = benchmark.pedantic(trajectories, args=(name, torch.float32, T, A), rounds=1, iterations=1)
-    float64 = trajectories(name, torch.float64, 1e-28, 0.0)
-    assert float64 < 1e-10, f"{name}: float64 at tol 1e-14 differs from CGDs by {float64:.2e} of the move"
+    for warm_start in (True, False):  # equilib without warm start too (cgds_paired.py --cold)
+        float64 = trajectories(name, torch.float64, 1e-28, 0.0, warm_start=warm_start)
+        assert float64 < 1e-10, f"{name}: float64 at tol 1e-14 differs from CGDs by {float64:.2e} of the move"
     assert float32 < AGREEMENT[name], f"{name}: float32 at matched tolerances differs by {float32:.2e} of the move"
