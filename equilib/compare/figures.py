@@ -7,7 +7,7 @@
 - :func:`plot_scan`: predicted spectral radius (lines) and measured contraction (markers)
   against the step size (log x), with rho = 1 marked and values above 1.5 cut.
 - :func:`plot_jacobian_eigenvalues`: eigenvalues of the game Jacobian J in the complex plane
-  (``equilib.diagnostics.plot_eigenvalues``).
+  (``equilib.diagnostics.plot_eigenvalues``; all of them up to 2000 parameters, else the top 6).
 
 Each solver keeps one colour in every figure. Each function writes a PNG and returns its path.
 """
@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 import equilib as eq
 from equilib import diagnostics as dg
-from equilib.compare.run import RunResult, set_point
+from equilib.compare.run import DENSE_MAX, RunResult, set_point
 
 __all__ = ["plot_trajectories", "plot_distances", "plot_scan", "plot_jacobian_eigenvalues", "style"]
 
@@ -175,5 +175,9 @@ def plot_jacobian_eigenvalues(spec, star, path) -> Path:
         set_point(game, star)
     else:
         where = "start point"
-    values = dg.eigenvalues(game)
-    return dg.plot_eigenvalues(values, path, title=f"{spec.name}: eigenvalues of J at the {where}")
+    d = game.num_parameters()
+    if d <= DENSE_MAX:
+        values, which = dg.eigenvalues(game), "eigenvalues"
+    else:  # matrix-free: the 6 of largest magnitude (Arnoldi)
+        values, which = dg.eigenvalues(game, k=6), f"top-6 of {d} eigenvalues"
+    return dg.plot_eigenvalues(values, path, title=f"{spec.name}: {which} of J at the {where}")

@@ -160,15 +160,19 @@ def _figures(out_dir: Path, plan: Plan, outcome: Outcome) -> dict[str, list[tupl
         section = sections.setdefault(f"{spec.name}: {spec.description}", [])
         jobs = []
         if any(r.points for r in results):
-            jobs.append(("iterates in the plane over the vector field -xi",
+            jobs.append(("each solver's iterates in the plane over the field -xi (grey streamlines and arrows, darker "
+                         "where |xi| is larger); black dot: start, red star: equilibrium",
                          lambda p: figs.plot_trajectories(spec, star, results, p), "_trajectories.png"))
         if results:
-            jobs.append(("distance against steps and against gradient evaluations",
+            jobs.append(("distance (log scale) against steps, gradient evaluations and backward passes: a straight "
+                         "line is linear convergence, its slope the log of the contraction per step",
                          lambda p: figs.plot_distances(spec, results, p), "_distance.png"))
         if spec.name in outcome.scans:
-            jobs.append(("step-size scan: predicted rho and measured contraction",
+            jobs.append(("step-size scan: spectral radius predicted at the equilibrium (lines) and measured "
+                         "contraction of short runs (dots); below 1 (green) the solver converges locally",
                          lambda p: figs.plot_scan(outcome.scans[spec.name], p), "_scan.png"))
-        jobs.append(("eigenvalues of the game Jacobian J",
+        jobs.append(("eigenvalues of the game Jacobian J in the complex plane: imaginary parts mean rotation "
+                     "(simultaneous descent spirals), real parts < 0 (shaded) directions that repel gradient play",
                      lambda p: figs.plot_jacobian_eigenvalues(spec, star, p), "_eigenvalues.png"))
         for caption, draw, suffix in jobs:
             try:

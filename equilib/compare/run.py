@@ -24,7 +24,7 @@ precision: below it round-off and solver tolerances, not the rate, drive it) and
 the geometric mean factor over the second half of the informative part of the run. The predicted one is the
 spectral radius of the solver's one-step map at the equilibrium
 (``equilib.diagnostics.spectral_radius``), or at the final point when the game has no
-equilibrium and the run converged there.
+equilibrium and the run converged there; only for games of at most DENSE_MAX parameters.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from equilib import diagnostics as dg
 
 __all__ = ["RunResult", "run_one", "measured_contraction", "predicted_radius", "counting", "set_point"]
 
+DENSE_MAX = 2000  # predictions (dense update maps) for games up to this many parameters
 FLOOR = 1e-9  # float64 distances below this are round-off or solver tolerance (cgd's Krylov solve), not rate
 
 
@@ -224,7 +225,9 @@ def run_one(spec, solver_name: str, lr: float, steps: int, bound: float = 1e3, t
     eps = max(torch.finfo(t.dtype).eps for t in game.parameters())
     r.contraction = measured_contraction(r.distances, max(FLOOR, 1e3 * eps))
     r.status = _outcome(r, tol, last_move)
-    if predict:
+    if predict and game.num_parameters() > DENSE_MAX:
+        r.note = "; ".join(filter(None, [r.note, f"no prediction ({game.num_parameters()} parameters > {DENSE_MAX})"]))
+    elif predict:
         point, r.predicted_at = (star, "equilibrium") if star is not None else \
             ((flat(game), "final point") if r.status == "converged" else (None, ""))
         try:
