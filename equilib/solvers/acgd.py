@@ -18,7 +18,8 @@ __all__ = ["ACGD"]
 
 
 class ACGD(Solver):
-    """Adaptive CGD ("Implicit competitive regularization in GANs", ICML 2020), two players x, y.
+    """Adaptive CGD (Schaefer, Zheng and Anandkumar 2020, "Implicit competitive regularization
+    in GANs", ICML), two players x, y.
 
     RMSProp-style running averages of the squared gradients, bias-corrected, give
     per-coordinate steps; the step is CGD's local bilinear game with those steps
@@ -31,7 +32,9 @@ class ACGD(Solver):
     ``tol``/``atol`` bound the residual of that system, as in the CGDs package, whose
     ACGD(tol=T, atol=A) (squared norms) is tol=sqrt(T), atol=sqrt(A) here; the
     defaults are the package's (beta 0.99, eps 1e-5, T 1e-12, A 1e-20). General-sum
-    games: GMRES on the unscaled system. Warm start: the previous step's dx.
+    games: GMRES on the unscaled system (the package's GACGD runs GMRES on the joint
+    (dx, dy) system instead). Warm start: the previous step's dx. t counts the steps taken
+    (a step dropped by ``on_nonfinite`` leaves v and t as they were).
 
     Differences from CGDs' ACGD (same update; the solves differ within their tolerance):
     the package alternates the player it solves for (the max player on odd steps, the
