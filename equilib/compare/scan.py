@@ -72,11 +72,11 @@ def parse_scan(text: str) -> np.ndarray:
 
 
 def coarse_grid(lr: float) -> tuple[np.ndarray, np.ndarray]:
-    """The default scan around ``lr``: 25 predicted step sizes from lr/10 to 10 lr (at most 2),
+    """The default scan around ``lr``: 17 predicted step sizes from lr/10 to 10 lr (at most 2),
     measured at 5 of them."""
     lo, hi = lr / 10, min(10 * lr, 2.0)
     lo = min(lo, hi / 10)
-    return np.geomspace(lo, hi, 25), np.geomspace(lo, hi, 5)
+    return np.geomspace(lo, hi, 17), np.geomspace(lo, hi, 5)
 
 
 def scan_game(spec, solvers: list[str], lrs: np.ndarray, measured_lrs: np.ndarray, steps: int, bound: float,
