@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from equilib import distributed
 from equilib.errors import GameError, NonFiniteError
 from equilib.game import Game, ZeroSumGame
 
@@ -80,9 +81,29 @@ class Field:
             with torch.enable_grad():  # also inside a caller's no_grad block
                 self.losses, self.inputs = game.evaluate(tensors, *args)
                 self.xi = self._simultaneous_gradient()
+        self._local_xi = self.xi  # this rank's xi, with its graph: what products differentiate
+        self._distributed = distributed.active()
+        if self._distributed:
+            self._average()
         self._cross: dict[str, Vector] = {}
         self._jtu: Vector | None = None
 
+    def _average(self) -> None:
+        """xi and the losses, averaged over the ranks in one all-reduce (see :mod:`equilib.distributed`);
+        differentiable when the graph is kept, so solvers can differentiate through the global xi."""
+        keep = [k for p in self.players for k in range(*self.game.slice(p).indices(len(self.xi)))]
+        parts = [self.xi[k] for k in keep] + [self.losses[p].reshape(1) for p in self.players]
+        same_dtype = len({t.dtype for t in parts}) == 1
+        if self.create_graph and same_dtype:
+            with torch.enable_grad():
+                parts = distributed.average_differentiable(parts)
+        else:
+            parts = distributed.average(parts)
+        xi = list(self.xi)
+        for k, t in zip(keep, parts):
+            xi[k] = t
+        self.xi = xi
+        self.losses = {**self.losses, **{p: t.reshape(()) for p, t in zip(self.players, parts[len(keep):])}}
     def _simultaneous_gradient(self) -> Vector:
         game, cg = self.game, self.create_graph
         if self.zero_sum and len(self.players) == 2:
@@ -116,14 +137,25 @@ class Field:
         """grad <outputs, cotangents> with respect to ``player``'s inputs (all if ``None``).
 
         ``outputs`` are tensors of this Field's graph (blocks of xi, cross gradients);
-        outputs without a graph contribute zero.
+        outputs without a graph contribute zero. Under torch.distributed the result is
+        averaged over the ranks.
         """
         self._need_graph()
         inputs = self.inputs if player is None else self.inputs[self.game.slice(player)]
         pairs = [(o, c) for o, c in zip(outputs, cotangents) if o.requires_grad]
         if not pairs:
-            return [torch.zeros_like(t) for t in inputs]
-        return _grad([o for o, _ in pairs], inputs, [c for _, c in pairs], create_graph)
+            out = [torch.zeros_like(t) for t in inputs]
+        else:
+            out = _grad([o for o, _ in pairs], inputs, [c for _, c in pairs], create_graph)
+        return self._global(out, create_graph)
+
+    def _global(self, product: Vector, create_graph: bool = False) -> Vector:
+        """A product of this rank's J, averaged over the ranks (the global J's product)."""
+        if not self._distributed:
+            return product
+        if create_graph:
+            return distributed.average_differentiable(product)
+        return distributed.average(product)
 
     def block(self, vector: Vector, player: str) -> Vector:
         """``player``'s block of ``vector``."""
@@ -134,6 +166,8 @@ class Field:
 
         Its own block is xi_i; the others (the cross gradients) are made once, with
         their graph, when first asked for. Needs ``create_graph=True`` on the Field.
+        Under torch.distributed, ``create_graph=False`` gives the global (rank-averaged)
+        values, ``create_graph=True`` this rank's tensors with their graph.
         """
         self._need_graph()
         if player not in self.players:
@@ -146,7 +180,7 @@ class Field:
                 j = others[0]
                 if j not in self.players:
                     raise GameError(f"the cross gradient of {player!r} needs xi of {j!r}")
-                cross = {j: _neg(self.block(self.xi, j))}
+                cross = {j: _neg(self.block(self._local_xi, j))}
             else:
                 flat = [t for n in others for t in self.inputs[game.slice(n)]]
                 with torch.enable_grad():
@@ -158,15 +192,17 @@ class Field:
                     k += size
             full: Vector = []
             for n in game.players:
-                full += self.xi[own] if n == player else cross[n]
+                full += self._local_xi[own] if n == player else cross[n]
             self._cross[player] = full
         full = self._cross[player]
-        return full if create_graph else [t.detach() for t in full]
+        if create_graph:
+            return full  # this rank's, with its graph (to differentiate again)
+        return distributed.average(full) if self._distributed else [t.detach() for t in full]
 
     # ---- products with blocks of J ------------------------------------------
     def block_vjp(self, i: str, j: str, w: Vector, create_graph: bool = False) -> Vector:
         """J_ij^T w_i = grad_j <xi_i, w_i>, a vector over player j's parameters."""
-        return self.backward(self.block(self.xi, i), w, j, create_graph)
+        return self.backward(self.block(self._local_xi, i), w, j, create_graph)
 
     def block_jvp(self, i: str, j: str, v: Vector, create_graph: bool = False) -> Vector:
         """J_ij v_j = d xi_i / d theta_j v_j, a vector over player i's parameters."""
@@ -183,7 +219,7 @@ class Field:
 
         ``create_graph=True`` keeps the product differentiable (for maps built on it).
         """
-        return self.backward(self.xi, v, None, create_graph)
+        return self.backward(self._local_xi, v, None, create_graph)
 
     def jvp(self, v: Vector, create_graph: bool = False) -> Vector:
         """J v.
@@ -198,12 +234,13 @@ class Field:
         game = self.game
         if self.zero_sum and len(self.players) == 2:
             sy = game.slice(game.players[1])
-            g = self.backward(self.xi, v[:sy.start] + _neg(v[sy]), None, create_graph)
+            g = self.backward(self._local_xi, v[:sy.start] + _neg(v[sy]), None, create_graph)
             return g[:sy.start] + _neg(g[sy])
+        xi = self._local_xi
         if self._jtu is None:
-            self._live = [k for k, x in enumerate(self.xi) if x.requires_grad]
-            self._dummy = [torch.zeros_like(self.xi[k], requires_grad=True) for k in self._live]
-            self._jtu = _grad([self.xi[k] for k in self._live], self.inputs, self._dummy, create_graph=True) \
+            self._live = [k for k, x in enumerate(xi) if x.requires_grad]
+            self._dummy = [torch.zeros_like(xi[k], requires_grad=True) for k in self._live]
+            self._jtu = _grad([xi[k] for k in self._live], self.inputs, self._dummy, create_graph=True) \
                 if self._live else []
         out = [torch.zeros_like(x) for x in self.xi]
         live = [k for k, t in enumerate(self._jtu) if t.requires_grad]
@@ -211,7 +248,7 @@ class Field:
             parts = _grad([self._jtu[k] for k in live], self._dummy, [v[k] for k in live], create_graph)
             for k, part in zip(self._live, parts):
                 out[k] = part
-        return out
+        return self._global(out, create_graph)
 
     def check_finite(self, step: int) -> None:
         """Raise :class:`NonFiniteError` if a loss or xi is NaN or Inf, naming the player.

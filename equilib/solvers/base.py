@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from equilib import distributed
 from equilib.errors import NonFiniteError, SolverError
 from equilib.field import Field, check_finite
 from equilib.game import Game
@@ -154,6 +155,26 @@ class Solver:
             for p in game.players
         }
         self.steps = 0
+        if distributed.active():
+            self._start_together(optimizer, opt_options)
+
+    def _start_together(self, optimizer: Any, opt_options: Mapping[str, Any]) -> None:
+        """Under torch.distributed: stop if the ranks disagree on the solver, its options, the base
+        step or the parameters' shapes, then give every rank rank 0's parameters and buffers."""
+        shapes = {p: [tuple(t.shape) for t in self.game.parameters(p)] for p in self.game.players}
+        differ = distributed.all_same({
+            "solver": self.name, "options": repr(self.options), "players": list(self.game.players),
+            "optimizer": repr(optimizer), "optimizer_options": repr(opt_options), "lr": repr(dict(self.lr)),
+            "parameter count": self.game.num_parameters(), "parameter shapes": repr(shapes),
+            "buffer shapes": repr([tuple(b.shape) for b in self.game.buffers()]),
+            "on_nonfinite": repr(self.nonfinite.state_dict()),
+        })
+        if differ:
+            detail = "; ".join(f"{k}: " + ", ".join(f"rank {r} {v}" for r, v in ranks.items())
+                               for k, ranks in differ.items())
+            raise SolverError(f"the ranks disagree on {', '.join(differ)} ({detail}); every rank must build "
+                              "the same solver on the same game")
+        distributed.broadcast(self.game.parameters() + self.game.buffers())
 
     @property
     def lr(self) -> LearningRates:

@@ -52,6 +52,7 @@ class LOLA(Solver):
         second: Vector = []
         for i in game.players:
             g = f.gradient(i, create_graph=True)
+            g_values = f.gradient(i)  # global values (rank-averaged under torch.distributed)
             cross, xis, w_cross, w_xi = [], [], [], []
             for j in game.players:
                 if j == i:
@@ -60,7 +61,7 @@ class LOLA(Solver):
                 cross += g[sj]
                 xis += f.xi[sj]
                 w_cross += [alpha[j] * t for t in xi[sj]]
-                w_xi += [alpha[j] * t.detach() for t in g[sj]]
+                w_xi += [alpha[j] * t for t in g_values[sj]]
             if separate:
                 first += f.backward(cross, w_cross, i)
                 second += f.backward(xis, w_xi, i)

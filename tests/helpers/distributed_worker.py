@@ -1,0 +1,105 @@
+"""The per-rank side of tests/test_distributed.py: every solver on a small GAN game, 2 gloo ranks.
+
+Each rank takes its share of one global batch (real samples and latent noise), so N ranks with
+per-rank batch B are one process with batch N * B. Run by ``torch.multiprocessing.spawn``.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+import equilib as eq
+
+F = nn.functional
+BATCH = 16  # the global batch: each of N ranks takes BATCH / N of it
+OPTIONS = {
+    "simgd": {}, "altgd": {"steps": {"G": 1, "D": 2}}, "extragradient": {}, "optimistic": {},
+    "consensus": {"gamma": 0.5}, "unrolled": {"unroll_steps": 2}, "sga": {"lam": 0.5},
+    "cgd": {"tol": 1e-12, "max_iter": 60}, "acgd": {"tol": 1e-12, "max_iter": 60}, "hamiltonian": {},
+    "lola": {"alpha": 0.05}, "sos": {"alpha": 0.05},
+}
+BASES = {"simgd": ("adam", {"betas": (0.5, 0.9)}), "optimistic": ("sgd", {"momentum": 0.5})}
+
+
+def global_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(100 + step)
+    real = torch.randn(BATCH, 2, generator=g, dtype=torch.float64) * 0.5 + 1.0
+    z = torch.randn(BATCH, 3, generator=g, dtype=torch.float64)
+    return real, z
+
+
+def make_game(zero_sum: bool, seed: int = 0) -> eq.Game:
+    torch.manual_seed(seed)
+    G = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 2)).double()
+    D = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1)).double()
+
+    def losses(p, real, z):
+        d_fake = p["D"](p["G"](z))
+        ld = F.softplus(-p["D"](real)).mean() + F.softplus(d_fake).mean()
+        return {"G": -ld if zero_sum else F.softplus(-d_fake).mean(), "D": ld}
+
+    if zero_sum:
+        return eq.ZeroSumGame({"G": G, "D": D}, lambda p, real, z: losses(p, real, z)["G"])
+    return eq.Game({"G": G, "D": D}, losses)
+
+
+def make_solver(name: str, zero_sum: bool, seed: int = 0) -> eq.Solver:
+    optimizer, opt_options = BASES.get(name, (None, None))
+    return eq.make_solver(name, make_game(zero_sum, seed), lr=0.05, optimizer=optimizer,
+                          optimizer_options=opt_options, **OPTIONS[name])
+
+
+def run(solver: eq.Solver, world: int, rank: int, steps: range) -> None:
+    for t in steps:
+        real, z = global_batch(t)
+        part = slice(rank * len(real) // world, (rank + 1) * len(real) // world)
+        solver.step(real[part], z[part])
+
+
+def flat(solver: eq.Solver) -> torch.Tensor:
+    return torch.cat([t.detach().reshape(-1) for t in solver.game.parameters()])
+
+
+def worker(rank: int, world: int, init: str, out: str, task: str) -> None:
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    out = Path(out)
+    try:
+        if task == "exact":
+            report = {}
+            for name in OPTIONS:
+                for zero_sum in (False, True):
+                    # rank 1 starts from other weights: construction must broadcast rank 0's
+                    solver = make_solver(name, zero_sum, seed=rank)
+                    before = dict(eq.distributed.traffic)
+                    run(solver, world, rank, range(3))
+                    key = f"{name}-{'zs' if zero_sum else 'gs'}"
+                    report[key] = {k: (eq.distributed.traffic[k] - before[k]) / 3 for k in before}
+                    if rank == 0:
+                        torch.save(flat(solver), out / f"{key}.pt")
+                        if key in ("consensus-gs", "acgd-gs", "optimistic-gs"):  # for the resume tests
+                            torch.save(solver.state_dict(), out / f"{key}.state.pt")
+            if rank == 0:
+                (out / "traffic.json").write_text(json.dumps(report))
+        elif task == "resume":  # continue 2 steps from states written by one process
+            for key in ("consensus-gs", "acgd-gs", "optimistic-gs"):
+                solver = make_solver(key.split("-")[0], False)
+                state = torch.load(out / f"single-{key}.state.pt", weights_only=False)
+                with torch.no_grad():
+                    for t, v in zip(solver.game.parameters(), state.pop("parameters")):
+                        t.copy_(v)
+                solver.load_state_dict(state)
+                run(solver, world, rank, range(3, 5))
+                if rank == 0:
+                    torch.save(flat(solver), out / f"resumed-{key}.pt")
+        elif task == "disagree":
+            eq.make_solver("consensus", make_game(False), lr=0.05, gamma=1.0 + rank)
+    except Exception as e:  # noqa: BLE001 - reported to the test through a file
+        (out / f"error-{rank}.txt").write_text(f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+    finally:
+        dist.destroy_process_group()

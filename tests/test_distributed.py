@@ -1,0 +1,96 @@
+"""Data parallelism: 2 gloo ranks with per-rank batch B take the same steps as one process with batch 2B.
+
+Real processes (torch.multiprocessing.spawn, gloo on loopback), every solver, a general-sum and a
+zero-sum GAN game in float64 without batch norm; rank 1 starts from other weights, which the
+solver's construction must replace by rank 0's. Checkpoints cross between 2 ranks and 1 process.
+"""
+
+import json
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+import distributed_worker as W  # tests/helpers is on sys.path (tests/conftest.py)
+import equilib as eq
+
+WORLD = 2
+
+
+def spawn(task, out):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(W.worker, args=(WORLD, f"tcp://127.0.0.1:{port}", str(out), task), nprocs=WORLD, join=True)
+    return {r: (out / f"error-{r}.txt").read_text() for r in range(WORLD) if (out / f"error-{r}.txt").exists()}
+
+
+@pytest.fixture(scope="module")
+def exact_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    assert spawn("exact", out) == {}
+    return out
+
+
+@pytest.mark.parametrize("zero_sum", [False, True], ids=["general-sum", "zero-sum"])
+@pytest.mark.parametrize("name", sorted(W.OPTIONS))
+def test_two_ranks_equal_one_process_with_the_whole_batch(exact_run, name, zero_sum):
+    single = W.make_solver(name, zero_sum)
+    W.run(single, 1, 0, range(3))
+    start = W.flat(W.make_solver(name, zero_sum))
+    two = torch.load(exact_run / f"{name}-{'zs' if zero_sum else 'gs'}.pt")
+    assert not torch.allclose(W.flat(single), start)
+    torch.testing.assert_close(two, W.flat(single), rtol=1e-9, atol=1e-11)
+
+
+def test_table_covers_every_solver():
+    assert set(W.OPTIONS) == set(eq.SOLVERS)
+
+
+def test_communication_per_step_is_counted(exact_run):
+    """simgd: one all-reduce of xi and the losses per step; extragradient two; consensus one more
+    for J^T xi; cgd two per Krylov iteration on top."""
+    traffic = json.loads((exact_run / "traffic.json").read_text())
+    n = W.make_game(False).num_parameters()
+    assert traffic["simgd-gs"] == {"collectives": 1, "bytes": (n + 2) * 8}
+    assert traffic["extragradient-gs"]["collectives"] == 2
+    assert traffic["consensus-gs"] == {"collectives": 2, "bytes": (2 * n + 2) * 8}
+    assert traffic["cgd-zs"]["collectives"] > 4
+
+
+def test_checkpoint_crosses_between_two_ranks_and_one_process(exact_run, tmp_path):
+    for key in ("consensus-gs", "acgd-gs", "optimistic-gs"):
+        name = key.split("-")[0]
+        # written on 2 ranks (after 3 steps), resumed on 1 for 2 more steps
+        resumed = W.make_solver(name, False)
+        resumed.load_state_dict(torch.load(exact_run / f"{key}.state.pt", weights_only=False))
+        with torch.no_grad():
+            for t, v in zip(resumed.game.parameters(), torch.load(exact_run / f"{key}.pt").split(
+                    [t.numel() for t in resumed.game.parameters()])):
+                t.copy_(v.view_as(t))
+        W.run(resumed, 1, 0, range(3, 5))
+        straight = W.make_solver(name, False)
+        W.run(straight, 1, 0, range(5))
+        torch.testing.assert_close(W.flat(resumed), W.flat(straight), rtol=1e-9, atol=1e-11)
+        # written by one process, resumed on 2 ranks
+        single = W.make_solver(name, False)
+        W.run(single, 1, 0, range(3))
+        state = single.state_dict()
+        state["parameters"] = [t.detach().clone() for t in single.game.parameters()]
+        torch.save(state, tmp_path / f"single-{key}.state.pt")
+    assert spawn("resume", tmp_path) == {}
+    for key in ("consensus-gs", "acgd-gs", "optimistic-gs"):
+        straight = W.make_solver(key.split("-")[0], False)
+        W.run(straight, 1, 0, range(5))
+        torch.testing.assert_close(torch.load(tmp_path / f"resumed-{key}.pt"), W.flat(straight),
+                                   rtol=1e-9, atol=1e-11)
+
+
+def test_ranks_that_disagree_are_stopped_naming_the_difference(tmp_path):
+    errors = spawn("disagree", tmp_path)
+    assert set(errors) == {0, 1}
+    for text in errors.values():
+        first = text.splitlines()[0]
+        assert first.startswith("SolverError: the ranks disagree on options")
+        assert "rank 0 {'gamma': 1.0}" in first and "rank 1 {'gamma': 2.0}" in first
