@@ -20,10 +20,25 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["active", "world_size", "rank", "average", "average_differentiable", "broadcast", "all_same",
+__all__ = ["DistributedError", "active", "world_size", "rank", "average", "average_differentiable", "broadcast", "all_same",
            "traffic"]
 
 traffic = {"collectives": 0, "bytes": 0}
+
+
+class DistributedError(RuntimeError):
+    """A collective failed: another rank died, timed out or left."""
+
+
+def _collective(fn, *args) -> None:
+    """Run one collective, turning a failure (a dead or stuck peer) into one clear error."""
+    import torch.distributed as dist
+    try:
+        fn(*args)
+    except (RuntimeError, ValueError) as e:
+        raise DistributedError(
+            f"rank {dist.get_rank()} of {dist.get_world_size()}: a collective failed, so another rank has "
+            f"probably died or stopped ({str(e).splitlines()[0][:200]}); stopping this rank too") from e
 
 
 def active() -> bool:
@@ -70,7 +85,7 @@ def average(tensors: Sequence[Tensor]) -> list[Tensor]:
         idx = [k for k, t in enumerate(tensors) if t.dtype == dtype]
         flat = _flat([tensors[k] for k in idx])
         _count(flat)
-        dist.all_reduce(flat)
+        _collective(dist.all_reduce, flat)
         flat /= dist.get_world_size()
         for k, part in zip(idx, _split(flat, [tensors[k] for k in idx])):
             out[k] = part
@@ -85,7 +100,7 @@ class _Mean(torch.autograd.Function):
     def forward(ctx, flat):
         import torch.distributed as dist
         out = flat.detach().clone()
-        dist.all_reduce(out)
+        _collective(dist.all_reduce, out)
         return out / dist.get_world_size()
 
     @staticmethod
@@ -93,7 +108,7 @@ class _Mean(torch.autograd.Function):
         import torch.distributed as dist
         _count(grad)
         out = grad.detach().clone()
-        dist.all_reduce(out)
+        _collective(dist.all_reduce, out)
         return out / dist.get_world_size()
 
 
@@ -116,7 +131,7 @@ def broadcast(tensors: Sequence[Tensor], src: int = 0) -> None:
         group = [t for t in tensors if t.dtype == dtype]
         flat = _flat([t.detach() for t in group])
         _count(flat)
-        dist.broadcast(flat, src)
+        _collective(dist.broadcast, flat, src)
         with torch.no_grad():
             for t, part in zip(group, _split(flat, group)):
                 t.copy_(part)
@@ -132,7 +147,7 @@ def all_same(description: dict) -> dict:
     if not active():
         return {}
     everyone: list = [None] * dist.get_world_size()
-    dist.all_gather_object(everyone, description)
+    _collective(dist.all_gather_object, everyone, description)
     keys = dict.fromkeys(k for d in everyone for k in d)
     return {k: {r: d.get(k) for r, d in enumerate(everyone)} for k in keys
             if any(d.get(k) != everyone[0].get(k) for d in everyone)}

@@ -94,3 +94,10 @@ def test_ranks_that_disagree_are_stopped_naming_the_difference(tmp_path):
         first = text.splitlines()[0]
         assert first.startswith("SolverError: the ranks disagree on options")
         assert "rank 0 {'gamma': 1.0}" in first and "rank 1 {'gamma': 2.0}" in first
+
+
+def test_a_rank_that_dies_stops_the_others_with_a_clear_message(tmp_path):
+    errors = spawn("die", tmp_path)
+    assert errors[0].startswith("DistributedError: rank 0 of 2: a collective failed, so another rank has probably "
+                                "died or stopped")
+    assert float((tmp_path / "seconds.txt").read_text()) < 30  # the group's timeout, not a hang

@@ -6,7 +6,10 @@ per-rank batch B are one process with batch N * B. Run by ``torch.multiprocessin
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
+import time
 import traceback
 from pathlib import Path
 
@@ -67,7 +70,8 @@ def flat(solver: eq.Solver) -> torch.Tensor:
 
 
 def worker(rank: int, world: int, init: str, out: str, task: str) -> None:
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=30))
     out = Path(out)
     try:
         if task == "exact":
@@ -97,6 +101,15 @@ def worker(rank: int, world: int, init: str, out: str, task: str) -> None:
                 run(solver, world, rank, range(3, 5))
                 if rank == 0:
                     torch.save(flat(solver), out / f"resumed-{key}.pt")
+        elif task == "die":  # rank 1 dies after the start; rank 0 must stop with a clear error, not hang
+            solver = make_solver("simgd", False)
+            if rank == 1:
+                os._exit(0)
+            start = time.monotonic()
+            try:
+                run(solver, world, rank, range(3))
+            finally:
+                (out / "seconds.txt").write_text(str(time.monotonic() - start))
         elif task == "disagree":
             eq.make_solver("consensus", make_game(False), lr=0.05, gamma=1.0 + rank)
     except Exception as e:  # noqa: BLE001 - reported to the test through a file
