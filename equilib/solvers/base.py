@@ -9,7 +9,7 @@ steps with it as if it were the gradient; with plain SGD, theta <- theta - eta d
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -21,89 +21,11 @@ from equilib.field import Field, check_finite
 from equilib.game import Game
 from equilib.optim import SGD, make_optimizer, optimizer_class
 from equilib.solvers.divergence import NonFinitePolicy
+from equilib.solvers.options import LearningRates, check_number, per_player, positive
 
-__all__ = ["Solver"]
+__all__ = ["Solver", "check_number", "per_player"]
 
 Vector = list[Tensor]
-
-
-def per_player(value: Any, players: Sequence[str], what: str, check=None) -> dict[str, Any]:
-    """A value given once for all players or as ``{player: value}`` (every player named)."""
-    if isinstance(value, Mapping):
-        missing = [p for p in players if p not in value]
-        unknown = [k for k in value if k not in players]
-        if missing or unknown:
-            raise SolverError(
-                f"{what} given per player must name every player {list(players)}; "
-                f"missing {missing}, unknown {unknown}"
-            )
-        out = {p: value[p] for p in players}
-    else:
-        out = {p: value for p in players}
-    if check is not None:
-        for p, v in out.items():
-            check(p, v)
-    return out
-
-
-def check_number(label: str, value: Any, *, above: float | None = None, at_least: float | None = None,
-                 below: float | None = None, integer: bool = False) -> None:
-    """Raise :class:`SolverError` unless ``value`` is a number (an int if ``integer``) in range,
-    saying e.g. "gamma must be a number >= 0, got -1"."""
-    kinds = (int,) if integer else (int, float)
-    ok = not isinstance(value, bool) and isinstance(value, kinds) and math.isfinite(value)
-    ok = ok and (above is None or value > above) and (at_least is None or value >= at_least) \
-        and (below is None or value < below)
-    if ok:
-        return
-    if above is not None and below is not None:
-        bound = f"in ({above}, {below})"
-    elif above is not None:
-        bound = f"> {above}"
-    else:
-        bound = f">= {at_least}"
-    raise SolverError(f"{label} must be {'an integer' if integer else 'a number'} {bound}, got {value!r}")
-
-
-def _positive(what: str):
-    def check(player: str, v: Any) -> None:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-            raise SolverError(f"{what} for player {player!r} must be a finite number > 0, got {v!r}")
-    return check
-
-
-class LearningRates(MutableMapping):
-    """``{player: eta}``, a view of the base optimizers' param groups (their one home).
-
-    Reading gives each player's current rate, so a torch LR scheduler or a loaded
-    ``state_dict`` is seen at once by every solver; writing sets the rate of all of
-    that player's param groups, after checking it is a finite number > 0.
-    """
-
-    def __init__(self, optimizers: Mapping[str, torch.optim.Optimizer]):
-        self._optimizers = optimizers
-
-    def __getitem__(self, player: str) -> float:
-        return float(self._optimizers[player].param_groups[0]["lr"])
-
-    def __setitem__(self, player: str, value: float) -> None:
-        if player not in self._optimizers:
-            raise SolverError(f"unknown player {player!r}; the players are {list(self._optimizers)}")
-        _positive("lr")(player, value)
-        for group in self._optimizers[player].param_groups:
-            group["lr"] = float(value)
-
-    def __delitem__(self, player: str) -> None:
-        raise SolverError("a player's learning rate cannot be deleted")
-
-    def __iter__(self):
-        return iter(self._optimizers)
-
-    def __len__(self) -> int:
-        return len(self._optimizers)
-
-    def __repr__(self) -> str:
-        return repr(dict(self))
 
 
 class Solver:
@@ -139,7 +61,7 @@ class Solver:
             raise SolverError(f"solver {self.name!r} does not take option(s) {unknown}; its options: {allowed}")
         self.game = game
         self.options = {**self.defaults, **options}
-        lr = per_player(lr, game.players, "lr", _positive("lr"))
+        lr = per_player(lr, game.players, "lr", positive("lr"))
         optimizer_class(optimizer)  # validate before anything else
         if optimizer_options is not None and not isinstance(optimizer_options, Mapping):
             raise SolverError(f"optimizer_options must be a dict, got {type(optimizer_options).__name__}")
@@ -183,7 +105,7 @@ class Solver:
 
     @lr.setter
     def lr(self, value: float | Mapping[str, float]) -> None:
-        rates = per_player(value, self.game.players, "lr", _positive("lr"))
+        rates = per_player(value, self.game.players, "lr", positive("lr"))
         for p, v in rates.items():
             self.lr[p] = v
 
