@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import io
 import math
 import re
 import runpy
@@ -138,6 +139,21 @@ def test_report_files_and_self_contained_html(tmp_path, capsys):
     assert "extragradient" in out and "report:" in out
     # no terminal: one line per game on stderr, no progress bar
     assert [line.split(":")[1].strip() for line in err.strip().splitlines()] == ["xy", "cyclic"]
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path, capsys, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["compare", "--games", "xy", "--solvers", "simgd,optimistic", "--steps", "5", "--no-scan",
+                 "--out", str(tmp_path)]) == 0
+    shown = terminal.getvalue()
+    assert "0/2 [" in shown and "run/s" in shown and "xy: optimistic" in shown  # tqdm's bar, with the run
+    assert "equilib compare: xy:" not in shown  # the log line is for non-terminals only
+    capsys.readouterr()
 
 
 def test_same_seed_same_table_except_wall_time(tmp_path, capsys):
