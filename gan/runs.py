@@ -63,6 +63,8 @@ def check_new_run(run: Path, config_name: str) -> None:
         raise RunError(f"{run} already holds a run; continue it with resume={str(run)!r} "
                        "(gan train --resume RUN) or choose another out folder")
     if run.is_dir():
+        for left in run.glob(f".{config_name}.tmp-*"):  # a start killed while writing its config
+            left.unlink()
         others = sorted(p.name for p in run.iterdir())
         if others:
             shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")

@@ -425,8 +425,8 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, resume: str 
     runs.check_new_run(run, CONFIG)
     b = build(cfg)
     run.mkdir(parents=True, exist_ok=True)
+    runs.write_text(run / CONFIG, json.dumps(cfg.to_dict(), indent=2) + "\n")  # from here on, --resume works
     (run / METRICS).write_text("")
-    runs.write_text(run / CONFIG, json.dumps(cfg.to_dict(), indent=2) + "\n")
     return _loop(b, run, 0, 0.0, [], callbacks)
 
 
