@@ -187,17 +187,18 @@ def test_lr_scan_picks_the_best_measured_step_size(tmp_path, capsys):
 GAME_MODULE = '''
 import torch, equilib as eq
 
+def start():
+    return {"x": torch.tensor([1.0], dtype=torch.float64), "y": torch.tensor([1.0], dtype=torch.float64)}
+
 def pair():
-    game = eq.ZeroSumGame({"x": torch.tensor([1.0], dtype=torch.float64), "y": torch.tensor([1.0], dtype=torch.float64)},
-                          value=lambda p: (p["x"] * p["y"]).sum())
+    game = eq.ZeroSumGame(start(), value=lambda p: (p["x"] * p["y"]).sum())
     return game, {"x": torch.zeros(1), "y": torch.zeros(1)}
 
 def plain():
     return pair()[0]
 
 def blows_up():  # the loss is NaN once |x| > 2
-    return eq.ZeroSumGame({"x": torch.tensor([1.0], dtype=torch.float64), "y": torch.tensor([1.0], dtype=torch.float64)},
-                          value=lambda p: (p["x"] * p["y"] + torch.log(4 - p["x"] ** 2)).sum())
+    return eq.ZeroSumGame(start(), value=lambda p: (p["x"] * p["y"] + torch.log(4 - p["x"] ** 2)).sum())
 
 def not_a_game():
     return 42

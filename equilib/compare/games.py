@@ -96,7 +96,8 @@ def builtin(seed: int) -> dict[str, GameSpec]:
     f64 = torch.float64
     specs = [
         GameSpec("xy", lambda: _known(eq.games.xy(dtype=f64)), "f(x, y) = x y from (1, 1)"),
-        GameSpec("bilinear", lambda: _bilinear(seed), f"random 2x2 bilinear game x^T A y + b^T x + c^T y (seed {seed})"),
+        GameSpec("bilinear", lambda: _bilinear(seed),
+                 f"random 2x2 bilinear game x^T A y + b^T x + c^T y (seed {seed})"),
         GameSpec("monotone_quadratic", lambda: _known(eq.games.monotone_quadratic(3, 3, seed=seed)),
                  f"strongly monotone zero-sum quadratic game, 3 + 3 parameters (seed {seed})"),
         GameSpec("dirac_gan", lambda: _known(eq.games.dirac_gan(dtype=f64)), "Dirac-GAN from (1, 1), gamma = 0"),
