@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         "compare", help="run solvers on games and write a report (table, figures, report.html)",
         description="Run solvers on games and write a report folder: table.md, table.csv, scan.csv, "
                     "figures (PNG) and a self-contained report.html.",
+        epilog="How to read the table and the figures: docs/compare.md.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     c.add_argument("--solvers", default=",".join(eq.SOLVERS),
                    help=f"comma-separated solver names; known: {', '.join(eq.SOLVERS)}")
