@@ -135,7 +135,8 @@ def test_distance_ratio_over_a_long_run_approaches_rho():
 
 
 MOMENTUM = [("simgd", {}), ("altgd", {"steps": {"p0": 2, "p1": 1, "p2": 1}}), ("consensus", {}), ("hamiltonian", {}),
-            ("sga", {"align": False}), ("lola", {}), ("unrolled", {"unroll_steps": 2})]
+            ("sga", {"align": False}), ("lola", {}),
+            ("unrolled", {"unroll_steps": 2, "unroll_optimizer": "sgd"})]  # the map's inner rule: plain steps
 
 
 @pytest.mark.parametrize("name,options", MOMENTUM, ids=str)
@@ -176,3 +177,10 @@ def test_acgd_has_no_update_map_and_says_why():
         with pytest.raises(dg.DiagnosticsError, match="no update map for solver 'acgd': its per-coordinate steps "
                                                       "are state .*grow towards lr/eps"):
             call()
+
+
+def test_unrolled_copying_a_momentum_base_has_no_derived_map():
+    game = eq.games.random_quadratic(sizes=(2, 2), seed=3)
+    solver = eq.make_solver("unrolled", game, lr=0.1, optimizer_options={"momentum": 0.5}, unroll_steps=2)
+    with pytest.raises(eq.diagnostics.DiagnosticsError, match="unroll_optimizer='same'\\) is not derived"):
+        eq.diagnostics.spectral_radius(solver)

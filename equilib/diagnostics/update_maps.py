@@ -200,6 +200,10 @@ def _cgd(solver, P):
 
 
 def _unrolled(solver, P):
+    if solver.options.get("unroll_optimizer") == "same" and any(
+            float(g.get("momentum", 0.0)) != 0.0 for o in solver.optimizers.values() for g in o.param_groups):
+        raise DiagnosticsError("the update map of unrolled whose inner steps copy a momentum base step "
+                               "(unroll_optimizer='same') is not derived; use unroll_optimizer='sgd'")
     game = solver.game
     first, others = game.players[0], game.players[1:]
     k = int(solver.options["unroll_steps"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from equilib.errors import SolverError
 from equilib.field import Field
+from equilib.functional_step import FunctionalStep
 from equilib.solvers.base import Solver, check_number, per_player
 
 
@@ -11,28 +12,63 @@ class Unrolled(Solver):
     """Unrolled gradient (Metz et al. 2017).
 
     The first player (the generator in a GAN) differentiates through k inner
-    gradient steps of the others, taken with step ``unroll_lr``:
-    phi_0 = theta_{-1}, phi_{j+1} = phi_j - unroll_lr * xi_{-1}(theta_1, phi_j), and
-    d_1 = d/d theta_1 L_1(theta_1, phi_k(theta_1)). The other players take their
-    ordinary gradient xi_{-1}(theta); then all players step simultaneously.
-    k = 0 is simgd. The inner steps reuse the step's arguments and leave module
-    buffers unchanged. Options: ``unroll_steps`` (k, default 5), ``unroll_lr``
-    (default: each opponent's lr; a float or ``{player: float}``).
+    steps of the others: phi_0 = theta_{-1}, phi_{j+1} = phi_j + u(xi_{-1}(theta_1, phi_j), s_j),
+    d_1 = d/d theta_1 L_1(theta_1, phi_k(theta_1)). With ``unroll_optimizer="same"``
+    (default) u is a differentiable copy of each opponent's own base optimizer, started
+    from its current state s_0 (Adam with its moments, as Metz et al. 2017 unroll it;
+    :class:`equilib.functional_step.FunctionalStep`); with ``"sgd"`` it is the plain step
+    u = -unroll_lr xi. With a plain SGD base the two agree. The other players take their
+    ordinary gradient xi_{-1}(theta); then all players step simultaneously. k = 0 is
+    simgd. The inner steps reuse the step's arguments and leave module buffers and the
+    real optimizers' state unchanged. Options: ``unroll_steps`` (k, default 5),
+    ``unroll_lr`` (default: each opponent's current lr; a float or ``{player: float}``),
+    ``unroll_optimizer``.
     """
 
     name = "unrolled"
-    defaults = {"unroll_steps": 5, "unroll_lr": None}
+    defaults = {"unroll_steps": 5, "unroll_lr": None, "unroll_optimizer": "same"}
 
     def _check_options(self):
         k = self.options["unroll_steps"]
         check_number("unroll_steps", k, at_least=0, integer=True)
         if len(self.game.players) < 2:
             raise SolverError("unrolled needs at least two players")
+        if self.options["unroll_optimizer"] not in ("same", "sgd"):
+            raise SolverError(f"unroll_optimizer must be 'same' or 'sgd', got {self.options['unroll_optimizer']!r}")
         lr = self.options["unroll_lr"]
         if lr is not None:
             def check(p, v):
                 check_number(f"unroll_lr for player {p!r}", v, above=0)
             per_player(lr, self.game.players, "unroll_lr", check)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.options["unroll_optimizer"] == "same":
+            for p in self.game.players[1:]:  # refuse a base step without a functional copy now, not mid-run
+                FunctionalStep.of(self.optimizers[p])
+
+    def _inner_rule(self, others, unroll_lr):
+        """phi, xi -> the opponents' next phi: their own optimizer's functional copy, or plain steps."""
+        game = self.game
+        if self.options["unroll_optimizer"] == "sgd":
+            lrs = [unroll_lr[p] for p in others for _ in game.parameters(p)]
+            return lambda phi, xi: [t - lr * g for t, g, lr in zip(phi, xi, lrs)]
+        rules, states, sizes = [], [], []
+        for p in others:
+            rule = FunctionalStep.of(self.optimizers[p])
+            rule.hyper["lr"] = unroll_lr[p]
+            rules.append(rule)
+            states.append(rule.state_of(self.optimizers[p], game.parameters(p)))
+            sizes.append(len(game.parameters(p)))
+
+        def step(phi, xi):
+            out, k = [], 0
+            for i, (rule, n) in enumerate(zip(rules, sizes)):
+                moves, states[i] = rule.update(phi[k:k + n], xi[k:k + n], states[i])
+                out += [t + m for t, m in zip(phi[k:k + n], moves)]
+                k += n
+            return out
+        return step
 
     def _step(self, args):
         game = self.game
@@ -47,15 +83,15 @@ class Unrolled(Solver):
         unroll_lr = per_player(self.options["unroll_lr"] or self.lr, game.players, "unroll_lr")
         head = game.slice(first)
         x = f.inputs[head]
-        lrs = [unroll_lr[p] for p in others for _ in game.parameters(p)]
         inner_xi = f.xi[head.stop:]
         phi = list(f.inputs[head.stop:])
+        step_rule = self._inner_rule(others, unroll_lr)
         for step in range(k):
             if step > 0:
                 inner = Field(game, args, tensors=x + phi, create_graph=True, players=others)
                 inner.check_finite(self.steps)
                 inner_xi = inner.xi[head.stop:]
-            phi = [t - lr * g for t, g, lr in zip(phi, inner_xi, lrs)]
+            phi = step_rule(phi, inner_xi)
         outer = self.field(args, tensors=x + phi, players=[first])  # d/dx L_1(x, phi_k(x))
         self.apply(outer.xi[head] + [t.detach() for t in f.xi[head.stop:]])
         return f.losses
