@@ -1,7 +1,10 @@
 """Averages of the generator's parameters along training (Gidel et al. 2019, Sec. 3.1; Yazici et al. 2019).
 
-- Exponential moving average: bar_theta_t = beta * bar_theta_{t-1} + (1 - beta) * theta_t,
-  bar_theta_0 = theta_0.
+- Exponential moving average, bias-corrected as Adam's moments (Kingma and Ba 2015):
+  m_t = beta m_{t-1} + (1 - beta) theta_t with m_0 = 0, bar_theta_t = m_t / (1 - beta^t), i.e.
+  bar_theta_t = bar_theta_{t-1} + (theta_t - bar_theta_{t-1}) (1 - beta) / (1 - beta^t). The
+  initial weights carry no weight (uncorrected, 13.5% of a 0.999 average is still theta_0 after
+  2,000 steps, which makes an early EMA generator look collapsed).
 - Uniform average from step s on: bar_theta_t = (1 / (t - s + 1)) * sum_{k=s..t} theta_k,
   computed incrementally as bar_theta_t = bar_theta_{t-1} + (theta_t - bar_theta_{t-1}) / n.
 
@@ -65,10 +68,11 @@ class _Average:
 
 
 class EMA(_Average):
-    """Exponential moving average of a module's parameters with decay ``beta`` in [0, 1).
+    """Bias-corrected exponential moving average of a module's parameters, decay ``beta`` in [0, 1).
 
-    bar_theta <- beta * bar_theta + (1 - beta) * theta at every :meth:`update`; starts
-    at the module's parameters when constructed.
+    The t-th :meth:`update` sets bar_theta <- bar_theta + w_t (theta - bar_theta),
+    w_t = (1 - beta) / (1 - beta^t): the average of theta_1..theta_t with weights
+    proportional to beta^(t - k), the initial weights not included (w_1 = 1).
     """
 
     kind = "ema"
@@ -81,10 +85,11 @@ class EMA(_Average):
 
     @torch.no_grad()
     def update(self) -> None:
-        for p_avg, p in self._pairs():
-            p_avg.lerp_(p.detach(), 1.0 - self.beta)
-        self._copy_buffers()
         self.count += 1
+        w = (1.0 - self.beta) / (1.0 - self.beta ** self.count)
+        for p_avg, p in self._pairs():
+            p_avg.lerp_(p.detach(), w)
+        self._copy_buffers()
 
     def _extra_state(self):
         return {"beta": self.beta}

@@ -22,16 +22,16 @@ def test_ema_matches_closed_form():
     torch.manual_seed(0)
     m = nn.Linear(3, 2)
     beta = 0.9
-    theta0 = [p.detach().numpy().astype(np.float64).copy() for p in m.parameters()]
     ema = EMA(m, beta)
     points = []
     for point in _trajectory(m, 7):
         ema.update()
         points.append(point)
-    # bar_theta_T = beta^T theta_0 + sum_{k=1..T} (1 - beta) beta^(T - k) theta_k
+    # bias-corrected (Adam's m_T / (1 - beta^T), m_0 = 0):
+    # bar_theta_T = sum_{k=1..T} (1 - beta) beta^(T - k) theta_k / (1 - beta^T); theta_0 has no weight
     T = len(points)
     for i, p_avg in enumerate(ema.module.parameters()):
-        want = beta ** T * theta0[i] + sum((1 - beta) * beta ** (T - k) * points[k - 1][i] for k in range(1, T + 1))
+        want = sum((1 - beta) * beta ** (T - k) * points[k - 1][i] for k in range(1, T + 1)) / (1 - beta ** T)
         np.testing.assert_allclose(p_avg.numpy(), want, rtol=1e-5, atol=1e-6)
     assert ema.count == T
     # the live module is not touched by the average
