@@ -106,6 +106,10 @@ class Field:
         self.losses = {**self.losses, **{p: t.reshape(()) for p, t in zip(self.players, parts[len(keep):])}}
     def _simultaneous_gradient(self) -> Vector:
         game, cg = self.game, self.create_graph
+        for name in self.players:
+            if not self.losses[name].requires_grad:
+                raise GameError(f"loss of player {name!r} is not connected to any parameter (it has no graph: "
+                                "computed through .item(), .detach(), numpy or under torch.no_grad?)")
         if self.zero_sum and len(self.players) == 2:
             # xi = (grad_x V, -grad_y V) from one backward pass over V
             g = _grad(self.losses[game.players[0]], self.inputs, create_graph=cg, retain_graph=cg)

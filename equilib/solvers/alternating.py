@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from equilib.errors import NonFiniteError
 from equilib.solvers.base import Solver, check_number, per_player
 
 
@@ -38,7 +37,7 @@ class AltGD(Solver):
                     f = self.field(args, players=[p])
                     self.apply(f.xi, players=[p], checked=True)
                     losses.setdefault(p, f.losses[p])
-        except NonFiniteError:
+        except BaseException:  # a NaN, a bad loss, Ctrl-C: undo the moves already made
             for snapshot in reversed(snapshots):
                 self._restore(snapshot)
             raise

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from equilib.errors import NonFiniteError
 from equilib.solvers.base import Solver
 
 
@@ -27,7 +26,7 @@ class Extragradient(Solver):
         self.apply(f0.xi, checked=True)
         try:
             f1 = self.field(args)
-        except NonFiniteError:
+        except BaseException:  # a NaN, a bad loss, Ctrl-C: undo the moves already made
             self._restore(before)
             raise
         # back to theta with the first evaluation's statistics; the optimizer state advanced (ExtraAdam)
