@@ -198,3 +198,30 @@ def test_game_evaluate_is_a_pure_function_for_torch_func():
 
     J = torch.func.jacfwd(xi)(torch.cat(game.parameters()))
     torch.testing.assert_close(J, game.known_jacobian, rtol=1e-12, atol=1e-12)
+
+
+def test_forward_over_reverse_jvp_equals_the_dense_product():
+    for game in [eq.games.random_quadratic((2, 2, 3), seed=3), eq.games.monotone_quadratic(3, 4, seed=2)]:
+        f = eq.Field(game, create_graph=True)
+        J = game.known_jacobian.to(torch.float64)
+        for seed in range(2):
+            v = random_like(game, seed)
+            torch.testing.assert_close(flat(f.jvp_forward(v)), J @ flat(v), rtol=1e-10, atol=1e-10)
+
+
+def test_forward_over_reverse_jvp_on_modules_with_batchnorm():
+    torch.manual_seed(1)
+    G, D = Small(2, 3, batchnorm=True).double(), Small(3, 1, batchnorm=True).double()
+    real, z = torch.randn(7, 3, dtype=torch.float64), torch.randn(7, 2, dtype=torch.float64)
+
+    def losses(p, real):
+        d_fake = p["D"](p["G"](z))
+        return {"G": nn.functional.softplus(-d_fake).mean(),
+                "D": nn.functional.softplus(-p["D"](real)).mean() + nn.functional.softplus(d_fake).mean()}
+
+    game = eq.Game({"G": G, "D": D}, losses)
+    f = eq.Field(game, (real,), create_graph=True)
+    stats = G.bn.running_mean.clone()
+    v = random_like(game, 0)
+    torch.testing.assert_close(flat(f.jvp_forward(v)), flat(f.jvp(v)), rtol=1e-9, atol=1e-10)
+    assert torch.equal(G.bn.running_mean, stats)  # the extra evaluation leaves the statistics alone

@@ -12,7 +12,9 @@ The paths compared for J v in a general-sum game:
   gradient of L_i (whose cross blocks take one extra backward pass per player, once per point);
 - double backward: J v = d/du <J^T u, v> at a dummy u (one pass to build J^T u, once per point,
   then one pass per product through that larger graph);
-- forward over reverse: torch.func.jvp of torch.func.grad (recomputes the forward each product).
+- forward over reverse: ``Field.jvp_forward`` (torch.autograd.forward_ad: the losses and their
+  gradients once more with dual parameters) and torch.func.jvp of torch.func.grad; both recompute
+  the forward pass for each product.
 """
 
 from __future__ import annotations
@@ -125,6 +127,7 @@ def cases(s: Setup):
     if not s.zero_sum:
         yield "J v by double backward, incl. its J^T u pass", lambda: s.double_backward_jvp(f)(v)
         yield "J v restricted, incl. the cross gradients", lambda: s.field().jvp(v)
+    yield "J v forward over reverse (Field.jvp_forward, autograd.forward_ad)", lambda: f.jvp_forward(v)
     yield "J v forward over reverse (torch.func)", lambda: s.forward_over_reverse_jvp(v)
 
 

@@ -104,13 +104,26 @@ class Handwritten:
         self._step_with(jt)
 
     def sga(self, lam=1.0):
+        """J^T xi by one backward pass, J xi by forward over reverse (torch.autograd.forward_ad: the
+        losses and gradients once more with dual parameters), its cheapest form for one product."""
+        import torch.autograd.forward_ad as fwad
+        s = self.s
         xi, v, jt = self._xi_and_jt()
-        u = [torch.zeros_like(x, requires_grad=True) for x in xi]
-        jtu = torch.autograd.grad(xi, self.params, grad_outputs=u, create_graph=True)
-        jv = torch.autograd.grad(jtu, u, grad_outputs=v)
+        gnames = [n for n, _ in s.G.named_parameters()]
+        dnames = [n for n, _ in s.D.named_parameters()]
+        nG = len(s.gp)
+        with fwad.dual_level():
+            prim = [p.detach().requires_grad_(True) for p in self.params]
+            duals = [fwad.make_dual(p, t) for p, t in zip(prim, v)]
+            G = lambda z: functional_call(s.G, dict(zip(gnames, duals[:nG])), (z,))  # noqa: E731
+            D = lambda x: functional_call(s.D, dict(zip(dnames, duals[nG:])), (x,))  # noqa: E731
+            lg, ld = s.losses(G, D)
+            gg = torch.autograd.grad(lg, duals[:nG], retain_graph=True)
+            gd = torch.autograd.grad(ld, duals[nG:])
+            jv = [fwad.unpack_dual(g).tangent for g in gg + gd]
         at = [(a - b) / 2 for a, b in zip(jt, jv)]
         d = sum(p.numel() for p in self.params)
-        dot = lambda a, b: sum((x * y).sum() for x, y in zip(a, b))
+        dot = lambda a, b: sum((x * y).sum() for x, y in zip(a, b))  # noqa: E731
         sign = torch.sign(dot(v, jt) * dot(at, jt) / d + 0.1)
         self._step_with([a + lam * sign * b for a, b in zip(v, at)])
 
