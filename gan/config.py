@@ -192,7 +192,7 @@ class TrainConfig:
             _number("lr_decay_factor", self.lr_decay_factor, low=0.0, low_open=True)
         for name in ("gamma", "lam", "label_smoothing", "r1", "r2", "gp_weight", "instance_noise", "alpha"):
             v = getattr(self, name)
-            if v is not None:
+            if v is not None or name not in ("gamma", "lam", "alpha"):  # the others have no "default" None
                 _number(name, v, low=0.0)
         if self.label_smoothing >= 1.0:
             raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")

@@ -39,8 +39,11 @@ __all__ = [
 ]
 
 
-def _scores(d_real: Tensor, d_fake: Tensor) -> None:
-    """Refuse discriminator outputs that are not one floating score per sample."""
+def _scores(d_real: Tensor, d_fake: Tensor, label_smoothing: float = 0.0) -> None:
+    """Refuse discriminator outputs that are not one floating score per sample, and a smoothing outside [0, 1)."""
+    s = label_smoothing
+    if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0.0 <= s < 1.0:
+        raise ValueError(f"label_smoothing must be a number in [0, 1), got {s!r}")
     for name, t in (("d_real = D(x)", d_real), ("d_fake = D(G(z))", d_fake)):
         if not isinstance(t, Tensor):
             raise TypeError(f"the discriminator's output {name} must be a tensor, got {type(t).__name__}")
@@ -63,27 +66,27 @@ def minimax(d_real: Tensor, d_fake: Tensor, label_smoothing: float = 0.0) -> tup
     L_G is the value V(G, D) = E log D(x) + E log(1 - D(G(z))) when s = 0; only its
     second term depends on G, so the generator's gradient is that of E log(1 - D(G(z))).
     """
-    _scores(d_real, d_fake)
+    _scores(d_real, d_fake, label_smoothing)
     d_loss = _bce_d(d_real, d_fake, label_smoothing)
     return -d_loss, d_loss
 
 
 def nonsaturating(d_real: Tensor, d_fake: Tensor, label_smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
     """Non-saturating GAN: L_G = -E log sigma(d_fake), L_D as in :func:`minimax`."""
-    _scores(d_real, d_fake)
+    _scores(d_real, d_fake, label_smoothing)
     return F.softplus(-d_fake).mean(), _bce_d(d_real, d_fake, label_smoothing)
 
 
 def wgan(d_real: Tensor, d_fake: Tensor, label_smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
     """Wasserstein GAN: L_G = -E d_fake, L_D = E d_fake - E d_real (the penalty is added by the game)."""
-    _scores(d_real, d_fake)
+    _scores(d_real, d_fake, label_smoothing)
     _no_smoothing("wgan-gp", label_smoothing)
     return -d_fake.mean(), d_fake.mean() - d_real.mean()
 
 
 def hinge(d_real: Tensor, d_fake: Tensor, label_smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
     """Hinge loss: L_G = -E d_fake, L_D = E relu(1 - d_real) + E relu(1 + d_fake)."""
-    _scores(d_real, d_fake)
+    _scores(d_real, d_fake, label_smoothing)
     _no_smoothing("hinge", label_smoothing)
     return -d_fake.mean(), F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
 
@@ -91,7 +94,7 @@ def hinge(d_real: Tensor, d_fake: Tensor, label_smoothing: float = 0.0) -> tuple
 def lsgan(d_real: Tensor, d_fake: Tensor, label_smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
     """Least squares GAN (a = 0, b = 1 - s, c = 1): L_G = E (d_fake - 1)^2 / 2,
     L_D = E (d_real - (1 - s))^2 / 2 + E d_fake^2 / 2."""
-    _scores(d_real, d_fake)
+    _scores(d_real, d_fake, label_smoothing)
     b = 1.0 - label_smoothing
     return 0.5 * (d_fake - 1.0).pow(2).mean(), 0.5 * (d_real - b).pow(2).mean() + 0.5 * d_fake.pow(2).mean()
 
@@ -129,7 +132,7 @@ def get_loss(name: str) -> Callable[..., tuple[Tensor, Tensor]]:
 def _checked(name: str, fn: Callable[..., tuple[Tensor, Tensor]]) -> Callable[..., tuple[Tensor, Tensor]]:
     @functools.wraps(fn)
     def loss(d_real: Tensor, d_fake: Tensor, label_smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
-        _scores(d_real, d_fake)
+        _scores(d_real, d_fake, label_smoothing)
         out = fn(d_real, d_fake, label_smoothing)
         if not isinstance(out, tuple) or len(out) != 2:
             raise TypeError(f"loss {name!r} must return (generator loss, discriminator loss), got {type(out).__name__}")

@@ -27,7 +27,7 @@ ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh":
 
 
 def _activation(name: str) -> nn.Module:
-    if name not in ACTIVATIONS:
+    if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; known activations: {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
 
@@ -242,7 +242,12 @@ def build_models(model: str, data_shape: Sequence[int], latent_dim: int, **optio
     if not isinstance(model, str) or model.lower() not in MODELS:
         raise ValueError(f"unknown model {model!r}; known models: {list(MODELS)}")
     model = model.lower()
-    shape = tuple(int(s) for s in data_shape)
+    if isinstance(data_shape, (str, bytes)) or not isinstance(data_shape, Sequence) or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in data_shape):
+        raise ValueError(f"data_shape must be a sequence of integers >= 1, e.g. (2,) or (1, 16, 16); "
+                         f"got {data_shape!r}")
+    shape = tuple(data_shape)
+    _positive_int("latent_dim", latent_dim)
     opts = dict(options)
 
     def take(*names, default=None):
@@ -265,7 +270,10 @@ def build_models(model: str, data_shape: Sequence[int], latent_dim: int, **optio
                              depth=take("d_depth", "depth", default=3), activation=act, **common)
         return g, d
     if len(shape) != 3 or shape[1] != shape[2]:
-        raise ValueError(f"the dcgan model takes square images of shape (channels, size, size), got {shape}")
+        raise ValueError(f"the dcgan model takes square images, data_shape (channels, size, size); got {shape}")
+    if shape[1] not in SUPPORTED_IMAGE_SIZES:
+        raise ValueError(f"data_shape {shape}: image_size {shape[1]} is not supported by DCGAN; "
+                         f"supported sizes: {list(SUPPORTED_IMAGE_SIZES)}")
     _check_options(model, opts, {"width", "g_width", "d_width"})
     channels, size = shape[0], shape[1]
     g = DCGANGenerator(latent_dim, size, channels, width=take("g_width", "width", default=64))
