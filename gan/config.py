@@ -27,7 +27,7 @@ class ConfigError(ValueError):
 # Names are repeated here (rather than imported) so that ``gan train --help`` and the
 # validation work without building anything; tests check they match the packages.
 SOLVER_NAMES = ("simgd", "altgd", "extragradient", "optimistic", "consensus", "unrolled",
-                "sga", "cgd", "hamiltonian", "lola", "sos")
+                "sga", "cgd", "acgd", "hamiltonian", "lola", "sos")
 OPTIMIZER_NAMES = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 LOSS_NAMES = ("minimax", "nonsaturating", "wgan-gp", "hinge", "lsgan")
 MODEL_NAMES = ("mlp", "dcgan")
