@@ -6,6 +6,7 @@ solver's construction must replace by rank 0's. Checkpoints cross between 2 rank
 """
 
 import json
+import os
 import socket
 
 import pytest
@@ -16,13 +17,25 @@ import distributed_worker as W  # tests/helpers is on sys.path (tests/conftest.p
 import equilib as eq
 
 WORLD = 2
+os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # loopback: no dependence on the host name resolving
 
 
 def spawn(task, out):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    mp.spawn(W.worker, args=(WORLD, f"tcp://127.0.0.1:{port}", str(out), task), nprocs=WORLD, join=True)
+    # the children get plain file descriptors for their output, not pytest's capture files
+    saved = [os.dup(1), os.dup(2)]
+    with open(out / "ranks.log", "w") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            mp.spawn(W.worker, args=(WORLD, f"tcp://127.0.0.1:{port}", str(out), task), nprocs=WORLD, join=True)
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
     return {r: (out / f"error-{r}.txt").read_text() for r in range(WORLD) if (out / f"error-{r}.txt").exists()}
 
 
