@@ -115,7 +115,10 @@ def clean_temporaries(path: Path) -> list[Path]:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text`` atomically (temporary file, fsync, rename)."""
+    """Replace ``path`` by ``text`` atomically (temporary file, fsync, rename); leftovers of an
+    earlier write of ``path`` killed midway are removed first."""
+    for left in path.parent.glob(f".{path.name}.tmp-*"):
+        left.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "w") as fh:
