@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import equilib as eq
 from equilib import diagnostics as dg
 from equilib.compare.games import CompareError
 from equilib.compare.run import run_one, set_point
@@ -91,8 +92,8 @@ def scan_game(spec, solvers: list[str], lrs: np.ndarray, measured_lrs: np.ndarra
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 scan.predicted[name] = dg.step_size_scan(game, [name], scan.lrs).rho[name]
-        except Exception:  # the solver does not apply to this game (cgd on 3 players), or no dense map
-            pass
+        except (eq.SolverError, eq.GameError, dg.DiagnosticsError):
+            continue  # the solver does not apply to this game (cgd on 3 players), or it has no map: no line
     for name in solvers:
         scan.measured[name] = []
         for lr in measured_lrs:

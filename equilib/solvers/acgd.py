@@ -12,7 +12,7 @@ from equilib import vec
 from equilib.errors import SolverError
 from equilib.optim import SGD, optimizer_class
 from equilib.solvers.base import Solver, check_number
-from equilib.solvers.cgd import bilinear_nash
+from equilib.solvers.cgd import check_krylov_options, bilinear_nash
 
 __all__ = ["ACGD"]
 
@@ -60,18 +60,9 @@ class ACGD(Solver):
         super().__init__(game, lr, optimizer, optimizer_options, **options)
 
     def _check_options(self):
-        if len(self.game.players) != 2:
-            raise SolverError(f"{self.name} takes a two-player game, this one has {len(self.game.players)} players")
+        check_krylov_options(self)
         check_number("beta", self.options["beta"], above=0, below=1)
         check_number("eps", self.options["eps"], above=0)
-        check_number("tol", self.options["tol"], above=0)
-        check_number("atol", self.options["atol"], at_least=0)
-        check_number("max_iter", self.options["max_iter"], at_least=1, integer=True)
-        if not isinstance(self.options["warm_start"], bool):
-            raise SolverError(f"warm_start must be True or False, got {self.options['warm_start']!r}")
-        self.last_info = {"iterations": 0, "residual": 0.0, "converged": True}
-        self.warned = False
-        self.previous: Tensor | None = None
         self.averages: dict[str, Tensor] | None = None  # v per player, flat
         self.count = 0  # steps taken into the averages (the bias correction's t)
 

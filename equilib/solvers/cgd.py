@@ -15,11 +15,26 @@ from equilib.game import ZeroSumGame
 from equilib.solvers.base import Solver, check_number
 from equilib.solvers.linalg import cg, gmres
 
-__all__ = ["CGD", "KrylovWarning", "bilinear_nash"]
+__all__ = ["CGD", "KrylovWarning", "bilinear_nash", "check_krylov_options"]
 
 
 class KrylovWarning(UserWarning):
     """A Krylov solve stopped at ``max_iter`` above its tolerance."""
+
+
+def check_krylov_options(solver: Solver) -> None:
+    """Two players, ``tol`` > 0, ``atol`` >= 0, ``max_iter`` >= 1, ``warm_start`` a bool (cgd and acgd);
+    then the solve's state: ``last_info``, the once-only warning flag and the warm start."""
+    if len(solver.game.players) != 2:
+        raise SolverError(f"{solver.name} takes a two-player game, this one has {len(solver.game.players)} players")
+    check_number("tol", solver.options["tol"], above=0)
+    check_number("atol", solver.options["atol"], at_least=0)
+    check_number("max_iter", solver.options["max_iter"], at_least=1, integer=True)
+    if not isinstance(solver.options["warm_start"], bool):
+        raise SolverError(f"warm_start must be True or False, got {solver.options['warm_start']!r}")
+    solver.last_info = {"iterations": 0, "residual": 0.0, "converged": True}
+    solver.warned = False
+    solver.previous = None
 
 
 def bilinear_nash(f: Field, ex: float | Tensor, ey: float | Tensor, solver: Solver,
@@ -100,16 +115,7 @@ class CGD(Solver):
     defaults = {"tol": 1e-8, "atol": 0.0, "max_iter": 100, "warm_start": True}
 
     def _check_options(self):
-        if len(self.game.players) != 2:
-            raise SolverError(f"{self.name} takes a two-player game, this one has {len(self.game.players)} players")
-        check_number("tol", self.options["tol"], above=0)
-        check_number("atol", self.options["atol"], at_least=0)
-        check_number("max_iter", self.options["max_iter"], at_least=1, integer=True)
-        if not isinstance(self.options["warm_start"], bool):
-            raise SolverError(f"warm_start must be True or False, got {self.options['warm_start']!r}")
-        self.last_info = {"iterations": 0, "residual": 0.0, "converged": True}
-        self.warned = False
-        self.previous: Tensor | None = None
+        check_krylov_options(self)
 
     def _step(self, args):
         px, py = self.game.players

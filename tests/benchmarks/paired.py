@@ -20,22 +20,27 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
 from handwritten import SOLVERS, make  # noqa: E402
 
 
+def interleaved(a, b, pairs: int, warmup: int = 10) -> tuple[float, float]:
+    """Median ms per call of ``a`` and of ``b``, called alternately (a, b, a, b, ...) after a warm-up."""
+    for _ in range(warmup):
+        a()
+        b()
+    ta, tb = [], []
+    for _ in range(pairs):
+        t0 = time.perf_counter()
+        a()
+        t1 = time.perf_counter()
+        b()
+        t2 = time.perf_counter()
+        ta.append(t1 - t0)
+        tb.append(t2 - t1)
+    return statistics.median(ta) * 1e3, statistics.median(tb) * 1e3
+
+
 def paired(name: str, calls: int) -> tuple[float, float]:
     hand, _ = make(name, "handwritten")
     ours, _ = make(name, "equilib")
-    for _ in range(10):
-        hand()
-        ours()
-    a, b = [], []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        hand()
-        t1 = time.perf_counter()
-        ours()
-        t2 = time.perf_counter()
-        a.append(t1 - t0)
-        b.append(t2 - t1)
-    return statistics.median(a) * 1e3, statistics.median(b) * 1e3
+    return interleaved(hand, ours, calls)
 
 
 def main(names: list[str]) -> None:

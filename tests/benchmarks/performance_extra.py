@@ -11,29 +11,14 @@ from torch.profiler import ProfilerActivity, profile
 
 import equilib as eq
 import gan
+from paired import interleaved
 from test_bench_gan import SETUPS, handwritten, setup, with_gan
-
-
-def _paired(a, b, pairs: int) -> tuple[float, float]:
-    for _ in range(5):
-        a()
-        b()
-    ta, tb = [], []
-    for _ in range(pairs):
-        t0 = time.perf_counter()
-        a()
-        t1 = time.perf_counter()
-        b()
-        t2 = time.perf_counter()
-        ta.append(t1 - t0)
-        tb.append(t2 - t1)
-    return statistics.median(ta) * 1e3, statistics.median(tb) * 1e3
 
 
 def gan_layer(pairs: int) -> list[dict]:
     rows = []
     for name in SETUPS:
-        hand, ours = _paired(handwritten(name), with_gan(name), pairs)
+        hand, ours = interleaved(handwritten(name), with_gan(name), pairs, warmup=5)
         rows.append({"setup": name, "hand_ms": hand, "ours_ms": ours, "ratio": ours / hand})
     print("gan layer done", flush=True)
     return rows

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 
 import torch
 from torch import nn
 from torch.func import functional_call
 
 import equilib as eq
+from paired import interleaved
 
 F = nn.functional
 
@@ -97,19 +96,7 @@ class Setup:
 
 
 def paired(reference, candidate, pairs: int) -> tuple[float, float]:
-    for _ in range(10):
-        reference()
-        candidate()
-    a, b = [], []
-    for _ in range(pairs):
-        t0 = time.perf_counter()
-        reference()
-        t1 = time.perf_counter()
-        candidate()
-        t2 = time.perf_counter()
-        a.append(t1 - t0)
-        b.append(t2 - t1)
-    return statistics.median(a) * 1e3, statistics.median(b) * 1e3
+    return interleaved(reference, candidate, pairs)
 
 
 def cases(s: Setup):
