@@ -112,6 +112,7 @@ def worker(rank: int, world: int, init: str, out: str, task: str) -> None:
                 (out / "seconds.txt").write_text(str(time.monotonic() - start))
         elif task == "disagree":
             eq.make_solver("consensus", make_game(False), lr=0.05, gamma=1.0 + rank)
+        dist.barrier()  # leave together: a rank that tears gloo down while the other still talks aborts it
     except Exception as e:  # noqa: BLE001 - reported to the test through a file
         (out / f"error-{rank}.txt").write_text(f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
         if task == "disagree":  # both ranks raised after the same gather: leave together, no rank cut off mid-way
