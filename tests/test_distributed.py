@@ -31,6 +31,9 @@ def spawn(task, out):
         os.dup2(log.fileno(), 2)
         try:
             mp.spawn(W.worker, args=(WORLD, f"tcp://127.0.0.1:{port}", str(out), task), nprocs=WORLD, join=True)
+        except Exception as e:  # a rank died by a signal: show what the ranks printed and reported
+            reports = "".join(f"\n--- {f.name}:\n{f.read_text()}" for f in sorted(out.glob("error-*.txt")))
+            raise AssertionError(f"{e}\n--- ranks.log:\n{(out / 'ranks.log').read_text()[-4000:]}{reports}") from e
         finally:
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)

@@ -70,8 +70,12 @@ def flat(solver: eq.Solver) -> torch.Tensor:
 
 
 def worker(rank: int, world: int, init: str, out: str, task: str) -> None:
+    # one thread per rank: 2 ranks on 2 cores, no oversubscribed (spinning) OpenMP threads
+    torch.set_num_threads(1)
+    # a dead peer is noticed at once (its sockets close); the timeout only bounds a stuck one
+    seconds = 30 if task == "die" else 180
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=30))
+                            timeout=datetime.timedelta(seconds=seconds))
     out = Path(out)
     try:
         if task == "exact":
@@ -117,5 +121,9 @@ def worker(rank: int, world: int, init: str, out: str, task: str) -> None:
         (out / f"error-{rank}.txt").write_text(f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
         if task == "disagree":  # both ranks raised after the same gather: leave together, no rank cut off mid-way
             dist.barrier()
-    finally:
-        dist.destroy_process_group()
+            dist.destroy_process_group()
+            return
+        # a rank that fails alone leaves without tearing gloo down (which aborts a peer still in a
+        # collective): its sockets close, and the peer's collective fails with a Python error it reports
+        os._exit(0)
+    dist.destroy_process_group()
