@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from equilib.errors import SolverError
@@ -21,7 +22,7 @@ from equilib.solvers.unrolled import Unrolled
 __all__ = [
     "SOLVERS", "make_solver", "Solver", "SimGD", "AltGD", "Extragradient", "Optimistic",
     "Consensus", "Hamiltonian", "SGA", "Unrolled", "CGD", "ACGD", "LOLA", "SOS", "KrylovWarning",
-    "NonFinitePolicy", "NonFiniteWarning",
+    "NonFinitePolicy", "NonFiniteWarning", "solver_options",
 ]
 
 SOLVERS: dict[str, type[Solver]] = {
@@ -42,3 +43,31 @@ def make_solver(name: str, game: Game, lr: float | dict[str, float], optimizer: 
     if not isinstance(name, str) or name.lower() not in SOLVERS:
         raise SolverError(f"unknown solver {name!r}; known solvers: {sorted(SOLVERS)}")
     return SOLVERS[name.lower()](game, lr=lr, optimizer=optimizer, optimizer_options=optimizer_options, **options)
+
+
+# the constructor parameters every solver shares (Solver.__init__); the rest are the solver's own options
+_SHARED = ("self", "game", "lr", "optimizer", "optimizer_options", "on_nonfinite")
+
+
+def solver_options(name: str) -> dict[str, Any]:
+    """``{option: default}`` of the solver called ``name``: the keyword parameters of its
+    constructor beyond those every solver shares (game, lr, optimizer, optimizer_options,
+    on_nonfinite), then the options it takes through ``**options`` (its ``defaults``).
+
+    The solver validates the values itself when it is built, e.g.
+    ``solver_options("sga") == {"lam": 1.0, "align": True, "eps": 0.1}``.
+    """
+    if not isinstance(name, str) or name.lower() not in SOLVERS:
+        raise SolverError(f"unknown solver {name!r}; known solvers: {sorted(SOLVERS)}")
+    cls = SOLVERS[name.lower()]
+    out: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.name not in _SHARED and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) \
+                    and p.default is not p.empty:
+                out[p.name] = p.default
+    out.update(cls.defaults)
+    return dict(out)
