@@ -1,0 +1,132 @@
+"""``gan compare``: solvers x seeds on one data set, launched or resumed or read, into one report folder.
+
+    gan compare --data ring --solvers simgd,unrolled --seeds 0-4 --out reports/ring
+    gan compare --run runs/a --run runs/b --out reports/mine        # existing run folders only
+
+Missing runs are launched with each solver's recipe (``--set KEY=VALUE`` overrides any
+configuration key for all of them, e.g. ``--set steps=2000``); a run that stopped early is
+resumed; a finished one is read. Ctrl-C writes a partial report that says it is partial.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .report import meta, write_report
+from .runs import CompareError, Run, ensure_run, read_run, run_folder, status
+from .table import rows
+
+__all__ = ["add_parser", "run_compare", "parse_seeds"]
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-4"`` or ``"0,1,7"`` -> a sorted list of distinct seeds >= 0."""
+    seeds: set[int] = set()
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                lo, hi = (int(p) for p in part.split("-", 1))
+                if hi < lo:
+                    raise ValueError
+                seeds.update(range(lo, hi + 1))
+            else:
+                seeds.add(int(part))
+    except ValueError:
+        raise CompareError(f"--seeds must look like 0-4 or 0,1,7 (integers >= 0), got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise CompareError(f"--seeds must look like 0-4 or 0,1,7 (integers >= 0), got {text!r}")
+    return sorted(seeds)
+
+
+def _solvers(text: str) -> list[str]:
+    import equilib as eq
+    known = sorted(eq.SOLVERS)
+    names = known if text == "all" else [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in names if s not in eq.SOLVERS]
+    if unknown or not names:
+        raise CompareError(f"--solvers: unknown solver(s) {unknown or [text]}; known: {', '.join(known)} (or all)")
+    return names
+
+
+def _value(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise CompareError(f"--set takes KEY=VALUE, got {text!r}")
+    try:
+        return key.replace("-", "_"), json.loads(raw)
+    except json.JSONDecodeError:
+        return key.replace("-", "_"), raw
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    c = sub.add_parser("compare", help="compare solvers on one data set (solvers x seeds) in one report",
+                       description=__doc__.split("\n\n")[0] + ".",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    c.add_argument("--data", default="ring", help="data set of the runs to launch")
+    c.add_argument("--solvers", default="simgd,unrolled", help="comma-separated solver names, or all")
+    c.add_argument("--seeds", default="0-4", help="seeds, as 0-4 or 0,1,7")
+    c.add_argument("--steps", type=int, default=None, help="training steps of launched runs (default: the recipe's)")
+    c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="configuration key for every launched run, e.g. --set lr_d=1e-4 (repeatable)")
+    c.add_argument("--runs", default="runs", help="folder of the run folders (RUNS/DATA-SOLVER-seedSEED)")
+    c.add_argument("--run", dest="run_folders", action="append", default=[], metavar="FOLDER",
+                   help="compare these existing run folders only (repeatable; nothing is launched)")
+    c.add_argument("--no-launch", dest="launch", action="store_false",
+                   help="only read runs that exist; launch and resume nothing")
+    c.add_argument("--no-figures", dest="figures", action="store_false", help="table only (no sample grid, no curves)")
+    c.add_argument("--out", required=True, help="report folder (table.md, table.csv, report.md, report.html, PNGs)")
+    return c
+
+
+def _check_out(out: str) -> Path:
+    from gan.runs import check_writable
+    check_writable(out, "--out")
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise CompareError(f"--out {out}: exists and is not a folder")
+    return path
+
+
+def run_compare(args: argparse.Namespace, argv: list[str]) -> int:
+    out = _check_out(args.out)
+    info = meta(argv)
+    found: list[Run] = []
+    partial = None
+    if args.run_folders:
+        found = [read_run(p) for p in args.run_folders]
+    else:
+        solvers, seeds = _solvers(args.solvers), parse_seeds(args.seeds)
+        overrides = dict(_value(t) for t in args.overrides)
+        if args.steps is not None:
+            if args.steps < 1:
+                raise CompareError(f"--steps must be an integer >= 1, got {args.steps}")
+            overrides["steps"] = args.steps
+        plan = [(s, seed) for s in solvers for seed in seeds]
+        try:
+            for k, (solver, seed) in enumerate(plan, 1):
+                folder = run_folder(Path(args.runs), args.data, solver, seed)
+                what = status(folder)
+                action = what if what == "done" or not args.launch else {"missing": "launching",
+                                                                         "partial": "resuming"}[what]
+                print(f"[{k}/{len(plan)}] {args.data} {solver} seed {seed}: {action} ({folder})", file=sys.stderr,
+                      flush=True)
+                config = {"data": args.data, "solver": solver, "seed": seed, "progress": False, **overrides}
+                run = ensure_run(folder, config, launch=args.launch)
+                if run is not None:
+                    found.append(run)
+        except KeyboardInterrupt:
+            partial = f"interrupted after {len(found)} of {len(plan)} runs"
+    if not found:
+        raise CompareError("no runs to compare: none exists yet (drop --no-launch to launch them)")
+    if partial is None and not all(r.done for r in found):
+        partial = "some runs stopped before their last step (marked partial in the table)"
+    table = rows(found)
+    paths = write_report(out, table, info, partial=partial, draw=args.figures)
+    print(paths["table.md"].read_text(), end="")
+    print(f"report: {paths['report.html']}" + (f" (PARTIAL: {partial})" if partial else ""))
+    return 130 if partial and partial.startswith("interrupted") else 0

@@ -1,0 +1,131 @@
+"""The runs behind a GAN comparison: find, launch or resume them, and read what they measured.
+
+A comparison is solvers x seeds on one data set. Each (solver, seed) has a run folder
+``RUNS/DATA-SOLVER-seedSEED`` written by :func:`gan.train`; a folder whose last evaluation
+is at its configured step count is done, one that stopped earlier is resumed from its
+newest checkpoint, a missing one is launched with the solver's recipe. Run folders given
+explicitly (``--run``) are read as they are and grouped by their configuration without
+the seed, so the same method at several seeds is one row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CompareError", "Run", "read_run", "run_folder", "status", "ensure_run", "group_key", "flatten"]
+
+#: configuration keys that do not change the method (a seed, where files go, how it is shown)
+NOT_METHOD = ("seed", "out", "progress", "threads", "device", "eval_every", "eval_samples",
+              "checkpoint_every", "keep_checkpoints", "diagnostics_every", "tensorboard")
+
+
+class CompareError(ValueError):
+    """A comparison that cannot be made: a bad name, a folder that is not a run, an unwritable report."""
+
+
+@dataclass
+class Run:
+    """One finished (or partial) run folder: its configuration and its evaluations."""
+
+    path: Path
+    config: dict[str, Any]
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def solver(self) -> str:
+        return str(self.config.get("solver"))
+
+    @property
+    def seed(self) -> int:
+        return int(self.config.get("seed", 0))
+
+    @property
+    def steps(self) -> int:
+        return int(self.config.get("steps") or 0)
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.evaluations[-1] if self.evaluations else {}
+
+    @property
+    def done(self) -> bool:
+        return bool(self.evaluations) and int(self.last.get("step", -1)) >= self.steps > 0
+
+    def seconds_per_step(self) -> float:
+        last = self.last
+        return float(last["seconds"]) / int(last["step"]) if last.get("step") else math.nan
+
+
+def read_run(path: str | Path) -> Run:
+    """The run in folder ``path`` (``config.json`` and ``metrics.jsonl``, as ``gan train`` writes them)."""
+    path = Path(path)
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise CompareError(f"--run {path}: not a run folder of gan train (no config.json)")
+    try:
+        config = json.loads(config_file.read_text())
+    except json.JSONDecodeError as e:
+        raise CompareError(f"--run {path}: config.json is not valid JSON ({e})") from None
+    evaluations = []
+    metrics = path / "metrics.jsonl"
+    if metrics.is_file():
+        for line in metrics.read_text().splitlines():
+            line = line.strip()
+            if line:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:  # a line cut by a kill: the resume rewrites it
+                    break
+                if "step" in record:
+                    evaluations.append(record)
+    return Run(path, config, evaluations)
+
+
+def run_folder(runs: Path, data: str, solver: str, seed: int) -> Path:
+    return runs / f"{data}-{solver}-seed{seed}"
+
+
+def status(path: Path) -> str:
+    """``"done"``, ``"partial"`` (a run that stopped before its last step) or ``"missing"``."""
+    if not (path / "config.json").is_file():
+        return "missing"
+    return "done" if read_run(path).done else "partial"
+
+
+def ensure_run(path: Path, config: dict[str, Any], launch: bool = True) -> Run | None:
+    """The run at ``path``: read when done, resumed when partial, launched with ``config`` when missing.
+
+    With ``launch=False`` nothing is trained and a missing run is ``None``.
+    """
+    import gan
+
+    state = status(path)
+    if state == "done" or not launch:
+        return read_run(path) if state != "missing" else None
+    if state == "partial":
+        gan.train(resume=path)
+    else:
+        gan.train({**config, "out": str(path)})
+    return read_run(path)
+
+
+def group_key(run: Run) -> str:
+    """The method of a run: its configuration without the seed and the bookkeeping keys."""
+    method = {k: v for k, v in run.config.items() if k not in NOT_METHOD}
+    return json.dumps(method, sort_keys=True, default=str)
+
+
+def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """The numeric leaves of an evaluation record, as ``"ema.modes"``-style names."""
+    out: dict[str, float] = {}
+    for k, v in record.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, name + "."))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[name] = float(v)
+    return out

@@ -1,0 +1,110 @@
+"""`gan compare`: runs found, launched, read and aggregated into a report whose numbers are the runs' own."""
+
+import json
+import math
+import statistics
+
+import pytest
+
+from gan.cli import main
+from gan.compare import CompareError, read_run, rows
+from gan.compare.cli import parse_seeds
+from gan.compare.table import markdown
+
+
+def fake_run(folder, solver, seed, values, steps=100, lr=1e-3):
+    """A run folder as gan train writes it: config.json and one evaluation per entry of ``values``."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"data": "ring", "solver": solver, "seed": seed,
+                                                    "steps": steps, "lr": lr, "out": str(folder)}))
+    lines = [json.dumps({"step": (k + 1) * steps // len(values), "seconds": 2.0 * (k + 1),
+                         "losses": {"G": 0.7, "D": 1.3}, "ema": {"modes": m, "high_quality": hq}})
+             for k, (m, hq) in enumerate(values)]
+    (folder / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_seeds_parse_ranges_and_lists():
+    assert parse_seeds("0-4") == [0, 1, 2, 3, 4]
+    assert parse_seeds("3,1,1") == [1, 3]
+    for bad in ("", "a", "4-2", "-1"):
+        with pytest.raises(CompareError, match="--seeds"):
+            parse_seeds(bad)
+
+
+def test_table_is_mean_and_sample_std_over_seeds_of_the_last_evaluation(tmp_path):
+    runs = [read_run(fake_run(tmp_path / f"u{s}", "unrolled", s, [(3, 0.1), (m, hq)]))
+            for s, (m, hq) in enumerate([(8, 0.90), (6, 0.96), (7, 0.93)])]
+    runs.append(read_run(fake_run(tmp_path / "s0", "simgd", 0, [(1, 0.5)])))
+    table = rows(runs)
+    assert [r.label for r in table] == ["simgd", "unrolled"]
+    unrolled = table[1]
+    assert unrolled.seeds == [0, 1, 2]
+    mean, std = unrolled.stat("ema.modes")
+    assert mean == 7.0 and math.isclose(std, 1.0)  # (8, 6, 7): mean 7, sample std 1
+    assert math.isclose(unrolled.stat("ema.high_quality")[0], statistics.fmean([0.90, 0.96, 0.93]))
+    assert math.isnan(table[0].stat("ema.modes")[1])  # one seed: no deviation
+    assert math.isclose(unrolled.seconds_per_step(), 4.0 / 100)
+    text = markdown(table)
+    assert "| unrolled | 0,1,2 | 7.00 ± 1.00 | 0.9300 ± 0.0300 |" in text
+
+
+def test_methods_of_one_solver_are_told_apart_by_what_differs(tmp_path):
+    runs = [read_run(fake_run(tmp_path / "a", "simgd", 0, [(8, 0.9)], lr=1e-3)),
+            read_run(fake_run(tmp_path / "b", "simgd", 0, [(2, 0.1)], lr=1e-1))]
+    assert sorted(r.label for r in rows(runs)) == ["simgd (lr=0.001)", "simgd (lr=0.1)"]
+
+
+def test_partial_run_is_marked(tmp_path, capsys):
+    fake_run(tmp_path / "done", "simgd", 0, [(8, 0.9)], steps=100)
+    partial = fake_run(tmp_path / "cut", "simgd", 1, [(5, 0.5)], steps=100)
+    lines = (partial / "metrics.jsonl").read_text().splitlines()
+    (partial / "metrics.jsonl").write_text(lines[0].replace('"step": 100', '"step": 50') + "\n")
+    code = main(["compare", "--run", str(tmp_path / "done"), "--run", str(partial), "--no-figures",
+                 "--out", str(tmp_path / "report")])
+    assert code == 0
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "PARTIAL" in report and "(partial)" in report
+    assert json.loads((tmp_path / "report" / "meta.json").read_text())["partial"]
+
+
+def test_launches_missing_runs_then_reads_them_without_training_again(tmp_path, capsys):
+    out, runs = tmp_path / "report", tmp_path / "runs"
+    argv = ["compare", "--data", "ring", "--solvers", "simgd,extragradient", "--seeds", "0-1", "--steps", "20",
+            "--set", "eval_every=10", "--set", "eval_samples=200", "--set", "checkpoint_every=10",
+            "--runs", str(runs), "--out", str(out)]
+    assert main(argv) == 0
+    folders = sorted(p.name for p in runs.iterdir())
+    assert folders == ["ring-extragradient-seed0", "ring-extragradient-seed1", "ring-simgd-seed0", "ring-simgd-seed1"]
+    stamps = {p: (p / "metrics.jsonl").stat().st_mtime_ns for p in runs.iterdir()}
+    # the table's numbers are the runs' last evaluations
+    last = [json.loads((runs / f / "metrics.jsonl").read_text().splitlines()[-1]) for f in folders[2:]]
+    modes = [rec["ema"]["modes"] if "ema" in rec else rec["G"]["modes"] for rec in last]
+    csv_text = (out / "table.csv").read_text()
+    assert csv_text.count("\nsimgd,") == 2
+    assert all((out / f).is_file() for f in ("table.md", "report.md", "report.html", "samples.png", "curves.png"))
+    assert f"{statistics.fmean(modes):.2f}" in (out / "table.md").read_text()
+    assert "[1/4] ring simgd seed 0: launching" in capsys.readouterr().err
+    assert main(argv + ["--no-figures"]) == 0
+    assert "done" in capsys.readouterr().err
+    assert {p: (p / "metrics.jsonl").stat().st_mtime_ns for p in runs.iterdir()} == stamps
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--solvers", "simgd,nope"], "unknown solver(s) ['nope']"),
+    (["--seeds", "x"], "--seeds must look like"),
+    (["--run", "/nonexistent/run"], "not a run folder"),
+    (["--no-launch"], "no runs to compare"),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, message):
+    code = main(["compare", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "r"), *argv])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and len(err.splitlines()) == 1
+
+
+def test_report_folder_under_a_file_is_refused_before_any_run(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    code = main(["compare", "--solvers", "simgd", "--seeds", "0", "--runs", str(tmp_path / "runs"),
+                 "--out", str(tmp_path / "file" / "report")])
+    assert code == 2 and "--out" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
