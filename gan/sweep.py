@@ -1,0 +1,184 @@
+"""``gan sweep``: the same grid of configurations for every solver, scored the same way, resumable.
+
+    gan sweep --data ring --solvers all --grid lr_g=1e-4,1e-3 --grid lr_d=1e-4,1e-3 --seeds 0-1 \\
+        --steps 3000 --runs runs/sweep --out sweeps/ring.jsonl
+
+Every solver gets the same budget: the Cartesian product of the ``--grid`` values (the same
+number of configurations), the same seeds and the same steps. Each (solver, configuration,
+seed) is a run folder under ``--runs``; its final evaluation is appended as one JSON line to
+``--out`` (the raw results, kept). An interrupted sweep run again with the same command
+skips what ``--out`` already holds, resumes a run folder that stopped midway and never counts
+a configuration twice. The best configuration of each solver is the one whose mean score over
+the seeds is highest, the score being (modes, high-quality fraction, -KL) for mixtures and
+(classes or modes, -KL, -Frechet distance) for images, compared in that order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from .compare.runs import CompareError, ensure_run, flatten
+
+__all__ = ["SweepError", "parse_grid", "configurations", "score", "run_sweep", "best_configurations"]
+
+
+class SweepError(CompareError):
+    """A sweep that cannot run as asked (bad grid, bad name, unwritable output)."""
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    """``["lr_g=1e-4,1e-3", "ema=0.999"]`` -> ``{"lr_g": [1e-4, 1e-3], "ema": [0.999]}`` (values as JSON
+    where they parse, else strings; solver options as ``solver_options.KEY=...``)."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key or not values.strip():
+            raise SweepError(f"--grid takes KEY=V1,V2,..., got {item!r}")
+        if key in grid:
+            raise SweepError(f"--grid {key} is given twice")
+        if key in ("solver", "seed", "out", "data"):
+            raise SweepError(f"--grid {key}: the sweep sets {key} itself; grid keys are configuration keys such as "
+                             "lr_g, lr_d, optimizer, ema or solver_options.NAME")
+        grid[key] = [_parse_value(v.strip()) for v in values.split(",")]
+    return grid
+
+
+def configurations(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the grid's values (one empty configuration for an empty grid)."""
+    keys = list(grid)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def _apply(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in config.items()}
+    for key, value in overrides.items():
+        if key.startswith("solver_options."):
+            out.setdefault("solver_options", {})[key.split(".", 1)[1]] = value
+        else:
+            out[key] = value
+    return out
+
+
+def config_id(overrides: dict[str, Any]) -> str:
+    """A short stable name of a configuration (its folder name and its key in the results)."""
+    return hashlib.sha1(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def score(evaluation: dict[str, Any]) -> tuple[float, ...]:
+    """Higher is better: (modes, high quality, -KL) on mixtures; (classes or modes, -KL, -Frechet) on
+    images; of the averaged generator when the run kept one, else the live one."""
+    flat = flatten(evaluation)
+    who = "ema" if any(k.startswith("ema.") for k in flat) else "G"
+
+    def get(name, sign=1.0, missing=-math.inf):
+        v = flat.get(f"{who}.{name}")
+        return missing if v is None or not math.isfinite(v) else sign * v
+    if f"{who}.high_quality" in flat:
+        return get("modes"), get("high_quality"), get("kl", -1.0)
+    return get("classes") if f"{who}.classes" in flat else get("modes"), get("kl", -1.0), get("frechet", -1.0)
+
+
+def _read_results(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut by a kill is rewritten when the run is read again
+            continue
+    return out
+
+
+def run_sweep(data: str, solvers: list[str], grid: dict[str, list[Any]], seeds: list[int], steps: int,
+              runs: Path, out: Path, fixed: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Run (or resume) the sweep and return every result line, one per (solver, configuration, seed)."""
+    results = _read_results(out)
+    seen = {(r["solver"], r["config_id"], r["seed"]) for r in results}
+    plan = [(s, c, seed) for s in solvers for c in configurations(grid) for seed in seeds]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for k, (solver, overrides, seed) in enumerate(plan, 1):
+        cid = config_id(overrides)
+        if (solver, cid, seed) in seen:
+            continue
+        print(f"[{k}/{len(plan)}] {data} {solver} {overrides} seed {seed}", file=sys.stderr, flush=True)
+        config = _apply({"data": data, "solver": solver, "seed": seed, "steps": steps, "progress": False,
+                         **(fixed or {})}, overrides)
+        run = ensure_run(runs / f"{data}-{solver}-{cid}-seed{seed}", config)
+        line = {"data": data, "solver": solver, "config_id": cid, "overrides": overrides, "seed": seed,
+                "steps": steps, "evaluation": run.last, "seconds_per_step": run.seconds_per_step(),
+                "score": list(score(run.last)), "folder": str(run.path)}
+        with open(out, "a") as fh:  # one line per finished run, appended whole
+            fh.write(json.dumps(line) + "\n")
+        results.append(line)
+        seen.add((solver, cid, seed))
+    return results
+
+
+def best_configurations(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per solver, the configuration with the best mean score over its seeds (ties: the first in grid order)."""
+    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        by.setdefault((r["solver"], r["config_id"]), []).append(r)
+    best: dict[str, dict[str, Any]] = {}
+    for (solver, cid), lines in by.items():
+        mean = tuple(statistics.fmean(col) for col in zip(*[r["score"] for r in lines]))
+        if solver not in best or mean > tuple(best[solver]["mean_score"]):
+            best[solver] = {"overrides": lines[0]["overrides"], "config_id": cid, "mean_score": list(mean),
+                            "seeds": sorted(r["seed"] for r in lines)}
+    return best
+
+
+def add_parser(sub):
+    import argparse
+    s = sub.add_parser("sweep", help="the same grid of configurations for every solver (resumable)",
+                       description=__doc__.split("\n\n")[0] + ".",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument("--data", default="ring", help="data set")
+    s.add_argument("--solvers", default="all", help="comma-separated solver names, or all")
+    s.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                   help="configuration key and its values (repeatable; the product is every solver's budget)")
+    s.add_argument("--set", dest="fixed", action="append", default=[], metavar="KEY=VALUE",
+                   help="configuration key fixed for every run (repeatable)")
+    s.add_argument("--seeds", default="0", help="seeds, as 0-4 or 0,1,7")
+    s.add_argument("--steps", type=int, required=True, help="training steps of every run")
+    s.add_argument("--runs", default="runs/sweep", help="folder of the sweep's run folders")
+    s.add_argument("--out", required=True, help="results file (JSON lines, appended; the sweep's raw results)")
+    return s
+
+
+def main_sweep(args) -> int:
+    from .compare.cli import _solvers, _value, parse_seeds
+    from .runs import check_writable
+    out = Path(args.out)
+    check_writable(out.parent if str(out.parent) else ".", "--out")
+    if out.exists() and not out.is_file():
+        raise SweepError(f"--out {out}: exists and is not a file")
+    if args.steps < 1:
+        raise SweepError(f"--steps must be an integer >= 1, got {args.steps}")
+    solvers, seeds, grid = _solvers(args.solvers), parse_seeds(args.seeds), parse_grid(args.grid)
+    fixed = dict(_value(t) for t in args.fixed)
+    results = run_sweep(args.data, solvers, grid, seeds, args.steps, Path(args.runs), out, fixed)
+    best = best_configurations([r for r in results if r["data"] == args.data and r["solver"] in solvers])
+    best_path = out.with_name(out.stem + ".best.json")
+    best_path.write_text(json.dumps({"data": args.data, "grid": grid, "seeds": seeds, "steps": args.steps,
+                                     "fixed": fixed, "best": best}, indent=1))
+    for solver, b in sorted(best.items()):
+        print(f"{solver:14s} {json.dumps(b['overrides'])}  score {b['mean_score']}")
+    print(f"results: {out}; best per solver: {best_path}")
+    return 0

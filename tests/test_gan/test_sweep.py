@@ -1,0 +1,70 @@
+"""`gan sweep`: every solver gets the same grid, results are appended once each, an interrupted sweep resumes."""
+
+import json
+
+import pytest
+
+from gan.cli import main
+from gan.sweep import SweepError, best_configurations, configurations, parse_grid, score
+
+
+def test_grid_is_the_product_of_its_values():
+    grid = parse_grid(["lr_g=1e-4,1e-3", "lr_d=1e-4,1e-3,1e-2", "optimizer=adam"])
+    assert grid == {"lr_g": [1e-4, 1e-3], "lr_d": [1e-4, 1e-3, 1e-2], "optimizer": ["adam"]}
+    configs = configurations(grid)
+    assert len(configs) == 6 and len({json.dumps(c, sort_keys=True) for c in configs}) == 6
+    assert configurations({}) == [{}]
+
+
+@pytest.mark.parametrize("items, message", [
+    (["lr_g"], "KEY=V1,V2"), (["lr_g="], "KEY=V1,V2"), (["seed=1,2"], "sets seed itself"),
+    (["lr_g=1", "lr_g=2"], "given twice"),
+])
+def test_bad_grid_names_the_problem(items, message):
+    with pytest.raises(SweepError, match=message):
+        parse_grid(items)
+
+
+def test_score_orders_modes_then_quality_then_kl():
+    a = {"ema": {"modes": 8, "high_quality": 0.90, "kl": 0.01}}
+    b = {"ema": {"modes": 7, "high_quality": 0.99, "kl": 0.001}}
+    c = {"ema": {"modes": 8, "high_quality": 0.90, "kl": 0.02}}
+    assert score(a) > score(b) and score(a) > score(c)
+    assert score({"G": {"classes": 10, "kl": 0.1, "frechet": 5.0}}) > score({"G": {"classes": 9, "kl": 0.0}})
+
+
+def test_best_configuration_is_the_best_mean_over_seeds():
+    lines = [{"solver": "simgd", "config_id": cid, "overrides": {"lr": lr}, "seed": seed, "score": [m, hq, 0.0]}
+             for cid, lr, seed, m, hq in [("a", 1, 0, 8, 0.9), ("a", 1, 1, 6, 0.9),    # mean 7
+                                          ("b", 2, 0, 7, 0.95), ("b", 2, 1, 7.5, 0.9)]]  # mean 7.25
+    best = best_configurations(lines)["simgd"]
+    assert best["overrides"] == {"lr": 2} and best["seeds"] == [0, 1]
+    assert best["mean_score"][0] == pytest.approx(7.25)
+
+
+def test_sweep_gives_every_solver_the_same_budget_and_resumes_without_double_counting(tmp_path, capsys):
+    out, runs = tmp_path / "sweep.jsonl", tmp_path / "runs"
+    argv = ["sweep", "--data", "ring", "--solvers", "simgd,optimistic", "--grid", "lr=1e-3,1e-2",
+            "--set", "eval_every=8", "--set", "eval_samples=200", "--set", "checkpoint_every=8",
+            "--seeds", "0", "--steps", "8", "--runs", str(runs), "--out", str(out)]
+    assert main(argv) == 0
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert sorted((r["solver"], r["overrides"]["lr"]) for r in lines) == [
+        ("optimistic", 1e-3), ("optimistic", 1e-2), ("simgd", 1e-3), ("simgd", 1e-2)]
+    assert all(r["evaluation"]["step"] == 8 for r in lines)
+    for r in lines:  # each line is its run folder's own last evaluation
+        last = json.loads((tmp_path / r["folder"]).joinpath("metrics.jsonl").read_text().splitlines()[-1])
+        assert last == r["evaluation"]
+        assert json.loads((tmp_path / r["folder"] / "config.json").read_text())["lr"] == r["overrides"]["lr"]
+    best = json.loads((tmp_path / "sweep.best.json").read_text())
+    assert set(best["best"]) == {"simgd", "optimistic"}
+    # an interrupted sweep: the last result line lost; running again adds it back, once, without retraining
+    out.write_text("\n".join(json.dumps(r) for r in lines[:-1]) + "\n")
+    stamp = (tmp_path / lines[-1]["folder"] / "metrics.jsonl").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(argv) == 0
+    again = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(again) == 4 and again[-1]["config_id"] == lines[-1]["config_id"]
+    assert (tmp_path / lines[-1]["folder"] / "metrics.jsonl").stat().st_mtime_ns == stamp
+    assert capsys.readouterr().err.count("] ring ") == 1
+    assert main(argv) == 0 and len(out.read_text().splitlines()) == 4
