@@ -103,6 +103,31 @@ def test_checkpoint_crosses_between_two_ranks_and_one_process(exact_run, tmp_pat
                                    rtol=1e-9, atol=1e-11)
 
 
+def test_batch_norm_over_the_global_batch_keeps_two_ranks_equal_to_one_process(tmp_path):
+    """gan.parallel.GlobalBatchNorm: statistics of the whole batch, differentiable to second order
+    (consensus, sga and cgd differentiate xi again), running statistics included."""
+    assert spawn("batchnorm", tmp_path) == {}
+    for name in W.BN_SOLVERS:
+        single = W.make_bn_solver(name)
+        W.run_bn(single, 1, 0, range(3))
+        want = torch.cat([W.flat(single), *[b.detach().reshape(-1).double() for b in single.game.buffers()]])
+        assert not torch.allclose(W.flat(single), W.flat(W.make_bn_solver(name)))
+        torch.testing.assert_close(torch.load(tmp_path / f"bn-{name}.pt"), want, rtol=1e-9, atol=1e-11)
+
+
+def test_global_batch_norm_is_plain_batch_norm_on_one_process():
+    from gan.parallel import GlobalBatchNorm, convert_batchnorm
+    torch.manual_seed(0)
+    plain = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.BatchNorm2d(3, momentum=None))
+    x = torch.randn(5, 2, 6, 6)
+    for _ in range(2):
+        plain(x)  # some running statistics to carry over
+    converted = convert_batchnorm(__import__("copy").deepcopy(plain))
+    assert isinstance(converted[1], GlobalBatchNorm)
+    torch.testing.assert_close(converted(x), plain(x), rtol=0, atol=0)
+    torch.testing.assert_close(converted[1].running_var, plain[1].running_var, rtol=0, atol=0)
+
+
 def test_ranks_that_disagree_are_stopped_naming_the_difference(tmp_path):
     errors = spawn("disagree", tmp_path)
     assert set(errors) == {0, 1}

@@ -58,6 +58,37 @@ def make_solver(name: str, zero_sum: bool, seed: int = 0) -> eq.Solver:
                           optimizer_options=opt_options, **OPTIONS[name])
 
 
+BN_SOLVERS = ("simgd", "consensus", "sga", "cgd")
+
+
+def make_bn_solver(name: str, seed: int = 0) -> eq.Solver:
+    """A small conv GAN game whose D has batch norm over the global batch (gan.parallel.GlobalBatchNorm)."""
+    from gan.parallel import GlobalBatchNorm
+    torch.manual_seed(seed)
+    G = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Unflatten(1, (1, 4, 4))).double()
+    D = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), GlobalBatchNorm(3), nn.Tanh(), nn.Flatten(),
+                      nn.Linear(48, 1)).double()
+
+    def value(p, real, z):
+        return -(F.softplus(-p["D"](real.view(-1, 1, 4, 4))).mean() + F.softplus(p["D"](p["G"](z))).mean())
+
+    game = eq.ZeroSumGame({"G": G, "D": D}, value)
+    return eq.make_solver(name, game, lr=0.05, **{k: v for k, v in OPTIONS[name].items()})
+
+
+def bn_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(200 + step)
+    return torch.randn(BATCH, 16, generator=g, dtype=torch.float64), torch.randn(BATCH, 3, generator=g,
+                                                                                 dtype=torch.float64)
+
+
+def run_bn(solver: eq.Solver, world: int, rank: int, steps: range) -> None:
+    for t in steps:
+        real, z = bn_batch(t)
+        part = slice(rank * len(real) // world, (rank + 1) * len(real) // world)
+        solver.step(real[part], z[part])
+
+
 def run(solver: eq.Solver, world: int, rank: int, steps: range) -> None:
     for t in steps:
         real, z = global_batch(t)
@@ -94,6 +125,13 @@ def worker(rank: int, world: int, init: str, out: str, task: str) -> None:
                             torch.save(solver.state_dict(), out / f"{key}.state.pt")
             if rank == 0:
                 (out / "traffic.json").write_text(json.dumps(report))
+        elif task == "batchnorm":  # batch norm over the global batch: still exact, second-order solvers too
+            for name in BN_SOLVERS:
+                solver = make_bn_solver(name, seed=rank)
+                run_bn(solver, world, rank, range(3))
+                if rank == 0:
+                    buffers = [b.detach().reshape(-1).double() for b in solver.game.buffers()]
+                    torch.save(torch.cat([flat(solver), *buffers]), out / f"bn-{name}.pt")
         elif task == "resume":  # continue 2 steps from states written by one process
             for key in ("consensus-gs", "acgd-gs", "optimistic-gs"):
                 solver = make_solver(key.split("-")[0], False)
