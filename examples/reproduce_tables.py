@@ -1,6 +1,6 @@
 """Reproduce the mode-coverage tables (ring of 8, grid of 25) and the digits table, every solver, 5 seeds.
 
-Each row is one ``gan train`` run with the data set's defaults and the named solver
+Each row is one ``gan train`` run with the recipe of the data set and the named solver (gan/recipes.json)
 (the commands are printed and written to the table), scored with the VEEGAN/PacGAN
 protocol on 2,500 samples (modes captured, high-quality fraction, KL of the captured-mode
 histogram from uniform) for the live generator and its exponential moving average.
@@ -10,6 +10,7 @@ Frechet distance (gan.metrics.digits_metrics).
     python examples/reproduce_tables.py                       # everything (hours on a 2-core CPU)
     python examples/reproduce_tables.py --data ring --solvers consensus simgd --seeds 0 1 2 3 4
     python examples/reproduce_tables.py --data ring --solvers consensus --seeds 0 --steps 2000  # a quick look
+    python examples/reproduce_tables.py --data ring --solvers sga --extra "--solver-option lam=0.5"
 
 Results go to ``--out`` (default ``runs/tables``): one run folder per row, ``results.jsonl``
 (one line per finished run; finished runs are skipped when the script is started again)
@@ -113,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", nargs="+", default=["ring", "grid", "digits"], choices=["ring", "grid", "digits"])
     p.add_argument("--solvers", nargs="+", default=list(SOLVER_NAMES), choices=list(SOLVER_NAMES))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    p.add_argument("--steps", type=int, default=None, help="override the data set's default step count")
+    p.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
     p.add_argument("--out", default="runs/tables")
-    p.add_argument("--extra", default="", help="more gan train flags for every run, e.g. '--ema 0.9995'")
+    p.add_argument("--extra", default="", help="more gan train flags for every run, e.g. '--ema 0.9995' or '--solver-option gamma=5'")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     out = Path(a.out)

@@ -1,17 +1,20 @@
 """A GAN as an equilib game: players "G" (generator) and "D" (discriminator).
 
-Each evaluation of the losses takes a real batch x and draws fresh latent noise
-z ~ N(0, I) from the game's own seeded ``torch.Generator``; then, with d_real = D(x)
-and d_fake = D(G(z)), the losses are those of :mod:`gan.losses` plus the
-discriminator's regularizers:
+The losses take the step's random draws as arguments: ``solver.step(real, z)`` with a real
+batch x and a latent batch z ~ N(0, I) (``game.latent(n, generator)``); with d_real = D(x)
+and d_fake = D(G(z)) they are those of :mod:`gan.losses` plus the discriminator's regularizers:
 
-    L_D += gp_weight * E (||grad D(x_hat)|| - 1)^2            (wgan-gp; x_hat between x and G(z))
+    L_D += gp_weight * E (||grad D(x_hat)|| - 1)^2            (wgan-gp; x_hat = u x + (1 - u) G(z))
     L_D += r1 / 2 * E_x ||grad_x D(x)||^2                      (R1, Mescheder et al. 2018)
     L_D += r2 / 2 * E_z ||grad_x D(G(z))||^2                   (R2)
 
-Every solver of equilib therefore trains a GAN: ``make_solver("consensus", game, ...)``
-then ``solver.step(real_batch)``. A solver that evaluates the field several times per step
-(extragradient, unrolled) reuses the real batch it was given and gets fresh noise each time.
+Instance noise (x + s e_real, G(z) + s e_fake) and WGAN-GP's u are random too: they come in a
+third argument, ``solver.step(real, z, extra)`` with ``extra = game.extra_noise(n, generator)``
+(:meth:`step_noise` draws ``(z,)`` or ``(z, extra)``, whichever the losses need). The game keeps
+no random generator: the caller's streams decide every draw, so a run is reproduced by its
+seeds, and a solver that evaluates the field several times per step (extragradient, unrolled)
+sees the same z at each evaluation (same-sample stochastic extragradient, Mishchenko et al. 2020).
+Left out, z and extra are drawn from torch's global generator (quick experiments).
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ import equilib as eq
 from gan import losses as L
 
 __all__ = ["GANGame"]
+
+
+def _count(name: str, n) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise eq.GameError(f"{name} must be an integer >= 1, got {n!r}")
 
 
 def _number(name: str, value, low: float = 0.0, high: float | None = None, closed_high: bool = False) -> float:
@@ -50,15 +58,14 @@ class GANGame(eq.Game):
             authors' code uses gamma * E||...||^2, i.e. twice ours for the same number).
         gp_weight: lambda of WGAN-GP's penalty (used only with ``loss="wgan-gp"``).
         instance_noise: std of Gaussian noise added to real and generated inputs of D.
-        seed: seeds the game's noise generator (z, instance noise, WGAN-GP's interpolation).
         device: where noise and real batches go; default the generator's device. Noise is drawn
-            on the CPU and moved, so the same seed gives the same z on every device.
+            on the CPU and moved, so the same generator gives the same z on every device.
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, loss: str = "nonsaturating",
                  latent_dim: int | None = None, label_smoothing: float = 0.0, r1: float = 0.0, r2: float = 0.0,
-                 gp_weight: float = 10.0, instance_noise: float = 0.0, seed: int = 0,
-                 device: str | torch.device | None = None):
+                 gp_weight: float = 10.0, instance_noise: float = 0.0,
+                 device: str | torch.device | None = None, seed: None = None):
         for name, m in (("generator", generator), ("discriminator", discriminator)):
             if not isinstance(m, nn.Module):
                 raise eq.GameError(f"{name} must be an nn.Module, got {type(m).__name__}")
@@ -82,9 +89,9 @@ class GANGame(eq.Game):
         self.r2 = _number("r2", r2)
         self.gp_weight = _number("gp_weight", gp_weight)
         self.instance_noise = _number("instance_noise", instance_noise)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise eq.GameError(f"seed must be an integer, got {seed!r}")
-        self.seed = seed
+        if seed is not None:
+            raise eq.GameError("seed is gone: the game keeps no random generator; pass the latent batch to the "
+                               "losses, solver.step(real, z) with z = game.latent(n, generator)")
         g_out = getattr(generator, "output_shape", None)
         d_in = getattr(discriminator, "input_shape", None)
         if g_out is not None and d_in is not None and tuple(g_out) != tuple(d_in):
@@ -95,29 +102,43 @@ class GANGame(eq.Game):
             first = next(generator.parameters(), None)
             device = first.device if first is not None else torch.device("cpu")
         self.device = torch.device(device)
-        self._noise = torch.Generator(device="cpu")
-        self._noise.manual_seed(seed)
         super().__init__({"G": generator, "D": discriminator}, self.loss_fn)
         self.dtype = self.parameters("G")[0].dtype
 
     # ---- noise -----------------------------------------------------------------------------
-    def latent(self, n: int) -> Tensor:
-        """z ~ N(0, I), shape (n, latent_dim), from the game's generator (advances it)."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise eq.GameError(f"n must be an integer >= 1, got {n!r}")
-        z = torch.randn(n, self.latent_dim, generator=self._noise)
+    def latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """z ~ N(0, I), shape (n, latent_dim), drawn on the CPU from ``generator`` (default torch's global one)."""
+        _count("n", n)
+        z = torch.randn(n, self.latent_dim, generator=generator)
         return z.to(device=self.device, dtype=self.dtype)
 
-    def _randn_like(self, x: Tensor) -> Tensor:
-        return torch.randn(x.shape, generator=self._noise).to(device=x.device, dtype=x.dtype)
+    @property
+    def needs_extra(self) -> bool:
+        """True when the losses take a third argument (instance noise or WGAN-GP's interpolation)."""
+        return bool(self.instance_noise) or (self.loss_name == "wgan-gp" and bool(self.gp_weight))
 
-    def noise_state(self) -> Tensor:
-        """The state of the noise generator (a uint8 tensor), for checkpoints."""
-        return self._noise.get_state()
+    def extra_noise(self, n: int, generator: torch.Generator | None = None) -> dict[str, Tensor] | None:
+        """The losses' other draws for a batch of n, or None if they need none: ``{"real": e_r, "fake": e_f}``
+        ~ N(0, I) of a sample's shape (instance noise) and ``{"mix": u}`` ~ U(0, 1)^n (WGAN-GP), in that order."""
+        _count("n", n)
+        if not self.needs_extra:
+            return None
+        out = {}
+        if self.instance_noise:
+            if self.data_shape is None:
+                raise eq.GameError("instance noise needs the sample shape: give the discriminator an input_shape")
+            for key in ("real", "fake"):
+                out[key] = torch.randn(n, *self.data_shape, generator=generator)
+        if self.loss_name == "wgan-gp" and self.gp_weight:
+            out["mix"] = torch.rand(n, generator=generator)
+        return out
 
-    def set_noise_state(self, state: Tensor) -> None:
-        """Restore :meth:`noise_state`."""
-        self._noise.set_state(state)
+    def step_noise(self, n: int, generator: torch.Generator | None = None) -> tuple:
+        """The step's random arguments after the real batch: ``(z,)``, or ``(z, extra)`` when the losses
+        need more (z first, then :meth:`extra_noise`, from the one ``generator``)."""
+        z = self.latent(n, generator)
+        extra = self.extra_noise(n, generator)
+        return (z,) if extra is None else (z, extra)
 
     @property
     def generator(self) -> nn.Module:
@@ -139,8 +160,10 @@ class GANGame(eq.Game):
                                f"samples of shape {self.data_shape}")
         return real.to(device=self.device, dtype=self.dtype)
 
-    def loss_fn(self, params: Mapping, real: Tensor) -> dict[str, Tensor]:
-        """{"G": L_G, "D": L_D} on the real batch ``real`` and fresh noise (see the module docstring).
+    def loss_fn(self, params: Mapping, real: Tensor, z: Tensor | None = None,
+                extra: Mapping[str, Tensor] | None = None) -> dict[str, Tensor]:
+        """{"G": L_G, "D": L_D} on the real batch ``real``, the latent batch ``z`` and the other draws
+        ``extra`` (see the module docstring).
 
         The gradient penalties need input gradients, so under ``torch.no_grad()`` (e.g.
         :meth:`Game.losses`) they are computed with gradients on and the losses returned detached.
@@ -148,28 +171,47 @@ class GANGame(eq.Game):
         needs_grad = self.r1 or self.r2 or (self.loss_name == "wgan-gp" and self.gp_weight)
         if needs_grad and not torch.is_grad_enabled():
             with torch.enable_grad():
-                out = self._losses(params, real)
+                out = self._losses(params, real, z, extra)
             return {k: v.detach() for k, v in out.items()}
-        return self._losses(params, real)
+        return self._losses(params, real, z, extra)
 
-    def _losses(self, params: Mapping, real: Tensor) -> dict[str, Tensor]:
+    def _check_noise(self, n: int, z: Tensor | None, extra: Mapping | None) -> tuple[Tensor, Mapping | None]:
+        if z is None:
+            z = self.latent(n)
+        elif not isinstance(z, Tensor) or z.dim() != 2 or z.shape[0] != n:
+            got = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
+            raise eq.GameError(f"z must be a latent batch of shape ({n}, latent_dim) for a real batch of {n}, "
+                               f"got {got}")
+        if extra is None and self.needs_extra:
+            extra = self.extra_noise(n)
+        if extra is not None:
+            want = {*(("real", "fake") if self.instance_noise else ()),
+                    *(("mix",) if self.loss_name == "wgan-gp" and self.gp_weight else ())}
+            if not isinstance(extra, Mapping) or set(extra) != want:
+                got = sorted(extra) if isinstance(extra, Mapping) else type(extra).__name__
+                raise eq.GameError(f"extra must be game.extra_noise(n, generator): a dict with keys {sorted(want)}, "
+                                   f"got {got}")
+        return z.to(device=self.device, dtype=self.dtype), extra
+
+    def _losses(self, params: Mapping, real: Tensor, z: Tensor | None, extra: Mapping | None) -> dict[str, Tensor]:
         G, D = params["G"], params["D"]
         real = self.check_batch(real)
         n = real.shape[0]
-        fake = G(self.latent(n))
+        z, extra = self._check_noise(n, z, extra)
+        fake = G(z)
         if tuple(fake.shape[1:]) != tuple(real.shape[1:]):
             raise eq.GameError(f"the generator makes samples of shape {tuple(fake.shape[1:])} but the real "
                                f"samples have shape {tuple(real.shape[1:])}")
         if self.instance_noise:
-            real = real + self.instance_noise * self._randn_like(real)
-            fake = fake + self.instance_noise * self._randn_like(fake)
+            real = real + self.instance_noise * extra["real"].to(device=real.device, dtype=real.dtype)
+            fake = fake + self.instance_noise * extra["fake"].to(device=fake.device, dtype=fake.dtype)
         if self.r1:
             real = real.detach().requires_grad_(True)
         d_real = D(real)
         d_fake = D(fake)
         g_loss, d_loss = self.loss_fn_pair(d_real, d_fake, self.label_smoothing)
         if self.loss_name == "wgan-gp" and self.gp_weight:
-            eps = torch.rand(n, generator=self._noise).to(device=real.device, dtype=real.dtype)
+            eps = extra["mix"].to(device=real.device, dtype=real.dtype)
             d_loss = d_loss + self.gp_weight * L.gradient_penalty(D, real.detach(), fake, eps)
         if self.r1:
             (g,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
@@ -178,14 +220,14 @@ class GANGame(eq.Game):
             d_loss = d_loss + 0.5 * self.r2 * L.r1_penalty(D, fake)
         return {"G": g_loss, "D": d_loss}
 
-    def sample(self, n: int, z: Tensor | None = None) -> Tensor:
-        """G(z) without gradients, with z drawn from the game's generator unless given.
+    def sample(self, n: int, z: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """G(z) without gradients, with z = :meth:`latent` (n, generator) unless given.
 
         The generator runs in its current mode (train or eval) on copies of its buffers,
         so sampling never changes BatchNorm statistics.
         """
         if z is None:
-            z = self.latent(n)
+            z = self.latent(n, generator)
         else:
             z = torch.as_tensor(z).to(device=self.device, dtype=self.dtype)
         G = self.generator

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from gan.config import ConfigError, flag
+from gan.config_checks import ConfigError, flag
 
 __all__ = [
     "MODELS", "SUPPORTED_IMAGE_SIZES", "ACTIVATIONS", "MLPGenerator", "MLPDiscriminator",

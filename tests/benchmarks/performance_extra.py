@@ -12,7 +12,17 @@ from torch.profiler import ProfilerActivity, profile
 import equilib as eq
 import gan
 from paired import interleaved
-from test_bench_gan import SETUPS, handwritten, setup, with_gan
+from test_bench_gan import SETUPS, handwritten, setup
+
+
+def with_gan(name):
+    """The equilib side of the GAN-layer pair: the same z stream as the hand-written step
+    (``torch.Generator().manual_seed(0)``, one z per step), passed as the step's argument."""
+    G, D, real, latent = setup(name)
+    game = gan.GANGame(G, D, loss="nonsaturating")
+    solver = eq.make_solver("simgd", game, lr=1e-4, optimizer="adam", optimizer_options={"betas": (0.5, 0.999)})
+    noise = torch.Generator().manual_seed(0)
+    return lambda: solver.step(real, torch.randn(real.shape[0], latent, generator=noise))
 
 
 def gan_layer(pairs: int) -> list[dict]:
@@ -31,22 +41,26 @@ def recorder_overhead(steps: int, repeats: int) -> dict:
 
     def run(with_recorder: bool) -> tuple[float, list[float]]:
         G, D, real, _ = setup("gan-mlp-ring")
-        game = gan.GANGame(G, D, loss="nonsaturating", seed=0)
+        game = gan.GANGame(G, D, loss="nonsaturating")
         solver = eq.make_solver("simgd", game, lr=1e-3)
+        noise = torch.Generator().manual_seed(0)
         recorder = eq.diagnostics.Recorder() if with_recorder else None
         records = []
         start = time.perf_counter()
         for step in range(steps):
-            solver.step(real)
+            z = game.latent(real.shape[0], noise)
+            solver.step(real, z)
             if recorder is not None and step % recorder.every == 0:
                 t = time.perf_counter()
-                recorder(step, solver, real)
+                recorder(step, solver, real, z)
                 records.append(time.perf_counter() - t)
         return time.perf_counter() - start, records
 
     with_s, without_s, record_s = [], [], []
     G, D, real, _ = setup("gan-mlp-ring")  # first-use costs (scipy's ARPACK, lazy imports) out of the way
-    eq.diagnostics.Recorder().record(0, eq.make_solver("simgd", gan.GANGame(G, D, seed=0), lr=1e-3), real)
+    game = gan.GANGame(G, D)
+    eq.diagnostics.Recorder().record(0, eq.make_solver("simgd", game, lr=1e-3), real,
+                                     game.latent(real.shape[0], torch.Generator().manual_seed(0)))
     for _ in range(repeats):
         t, recs = run(True)
         with_s.append(t)
@@ -76,15 +90,16 @@ def memory_table() -> list[dict]:
     for name in eq.SOLVERS:
         torch.manual_seed(0)
         G, D = gan.build_models("dcgan", (1, 32, 32), 64, width=32)
-        game = gan.GANGame(G, D, loss="nonsaturating", seed=0)
+        game = gan.GANGame(G, D, loss="nonsaturating")
         second_order = name in ("cgd", "acgd")
         options = {"max_iter": 10} if second_order else {}
         solver = eq.make_solver(name, game, lr=2e-4, optimizer=None if second_order else "adam", **options)
         real = torch.randn(32, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+        z = game.latent(32, torch.Generator().manual_seed(1))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", eq.solvers.KrylovWarning)  # 10 iterations, as stated
-            solver.step(real)  # first-step allocations (optimizer state) out of the way
-            rows.append({"solver": name, "peak_mb": peak_bytes(lambda: solver.step(real)) / 2 ** 20})
+            solver.step(real, z)  # first-step allocations (optimizer state) out of the way
+            rows.append({"solver": name, "peak_mb": peak_bytes(lambda: solver.step(real, z)) / 2 ** 20})
     base = next(r["peak_mb"] for r in rows if r["solver"] == "simgd")
     for r in rows:
         r["ratio"] = r["peak_mb"] / base

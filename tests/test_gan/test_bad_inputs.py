@@ -252,7 +252,10 @@ def _rewrite(path, edit):
 
 @pytest.mark.parametrize("edit,message", [
     (lambda s: s.update(format=0, versions={"equilib": "0.0.1", "torch": "1.13.0"}),
-     r"written by equilib 0\.0\.1, torch 1\.13\.0 in run-state format 0; .*reads format 1"),
+     r"written by equilib 0\.0\.1, torch 1\.13\.0 in run-state format 0; .*reads format 2"),
+    # the format before the trainer drew z itself: refused, naming both formats
+    (lambda s: s.update(format=1), r"run-state format 1 \(the game drew its own latent noise\); this version .*reads "
+                                   r"format 2 only \(the trainer draws z from its own checkpointed stream\)"),
     (lambda s: s["G"].pop("net.0.weight"), r"another model G .*net\.0\.weight"),
     (lambda s: s["solver"].update(solver="consensus"), r"another solver state .*'consensus'.*'simgd'"),
 ])

@@ -15,7 +15,7 @@ from gan.cli import main
 
 TINY = ["--data", "ring", "--width", "8", "--depth", "1", "--latent-dim", "4", "--batch-size", "32",
         "--eval-samples", "200", "--no-progress", "--solver", "consensus", "--optimizer", "rmsprop",
-        "--lr", "1e-3", "--gamma", "10", "--ema", "0.9"]
+        "--lr", "1e-3", "--solver-option", "gamma=10", "--ema", "0.9"]
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +28,8 @@ def run(tmp_path_factory):
 
 def test_train_writes_a_run_folder(run, capsys):
     cfg = json.loads((run / T.CONFIG).read_text())
-    assert (cfg["solver"], cfg["optimizer"], cfg["lr_g"], cfg["lr_d"], cfg["gamma"], cfg["seed"]) == \
-        ("consensus", "rmsprop", 1e-3, 1e-3, 10.0, 1)
+    assert (cfg["solver"], cfg["optimizer"], cfg["lr_g"], cfg["lr_d"], cfg["solver_options"], cfg["seed"]) == \
+        ("consensus", "rmsprop", 1e-3, 1e-3, {"gamma": 10}, 1)
     assert len((run / T.METRICS).read_text().splitlines()) == 2
     assert ck.load_checkpoint(run / T.CHECKPOINT)["step"] == 6
 
@@ -106,7 +106,34 @@ def test_console_script_help():
     out = subprocess.run([*cmd, "train", "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0
     for flag in ("--data", "--model", "--loss", "--solver", "--optimizer", "--lr", "--lr-g", "--lr-d",
-                 "--batch-size", "--steps", "--seed", "--device", "--out", "--resume", "--gamma", "--lam",
-                 "--unroll-steps", "--d-steps", "--ema", "--eval-every", "--checkpoint-every", "--amp",
-                 "--channels-last"):
+                 "--batch-size", "--steps", "--seed", "--device", "--out", "--resume", "--solver-option",
+                 "--on-nonfinite", "--rollback-factor", "--max-rollbacks", "--ema", "--eval-every",
+                 "--checkpoint-every", "--amp", "--channels-last"):
         assert flag in out.stdout, flag
+    for old in ("--gamma", "--lam", "--unroll-steps", "--unroll-lr", "--d-steps", "--g-steps", "--alpha"):
+        assert old not in out.stdout, old
+    text = " ".join(out.stdout.split())
+    # the recipe's defaults, read from gan/recipes.json, and every solver's options from equilib
+    assert "(default: from the recipe; ring + consensus: 0.001)" in text           # --lr: ring's RMSProp rate
+    assert "(default: from the recipe; ring + consensus: 12000)" in text           # --steps
+    assert "(default: raise)" in text and "(default: 0.5)" in text and "(default: 3)" in text
+    import equilib as eq
+    for name in eq.SOLVERS:
+        opts = eq.solver_options(name)
+        row = f"{name}: " + (", ".join(f"{k}={v}" for k, v in opts.items()) if opts else "none")
+        assert row in text, row
+
+
+def test_every_train_option_has_help_and_default():
+    """Every option of gan train has a help line, and the line states its default."""
+    from gan.cli import build_parser
+
+    parser = build_parser()
+    train = next(a for a in parser._actions if a.dest == "command").choices["train"]
+    options = [a for a in train._actions if a.dest != "help"]
+    from gan.config import TrainConfig
+
+    assert {a.dest for a in options} == set(TrainConfig.__dataclass_fields__) | {"resume"}  # every option is a flag
+    for action in options:
+        assert action.help and action.help.strip(), action.option_strings
+        assert "(default: " in action.help, action.option_strings

@@ -16,7 +16,7 @@ RING = gan.load_dataset("ring")
 def tiny_game(**kw):
     torch.manual_seed(0)
     G, D = gan.build_models("mlp", RING.shape, 4, hidden=8, depth=2)
-    return gan.GANGame(G, D, seed=0, **kw)
+    return gan.GANGame(G, D, **kw)
 
 
 SOLVER_OPTIONS = {"unrolled": {"unroll_steps": 2}, "cgd": {"max_iter": 10, "tol": 1e-3},
@@ -31,9 +31,9 @@ def test_every_solver_trains_the_ring_gan(name):
     before = [t.detach().clone() for t in game.parameters()]
     solver = eq.make_solver(name, game, lr=1e-3, optimizer=None if name in SGD_ONLY else "adam",
                             **SOLVER_OPTIONS.get(name, {}))
-    gen = torch.Generator().manual_seed(0)
+    gen, noise = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
     for _ in range(3):
-        losses = solver.step(RING.sample(32, gen))
+        losses = solver.step(RING.sample(32, gen), game.latent(32, noise))
     assert set(losses) == {"G", "D"} and all(torch.isfinite(v) for v in losses.values())
     for player in ("G", "D"):
         moved = [not torch.equal(a, b) for a, b in zip(before[game.slice(player)], game.parameters(player))]
@@ -65,11 +65,8 @@ def test_extensions_run_with_lookahead_solvers():
         assert all(torch.isfinite(v) for v in losses.values())
 
 
-def manual_losses(game, real, loss):
-    """Recompute the game's losses from gan.losses with the same z (noise state saved and restored)."""
-    state = game.noise_state()
-    z = game.latent(real.shape[0])
-    game.set_noise_state(state)
+def manual_losses(game, real, z, loss):
+    """Recompute the game's losses from gan.losses on the same real batch and z."""
     with torch.no_grad():
         return L.get_loss(loss)(game.discriminator(real), game.discriminator(game.generator(z)))
 
@@ -78,8 +75,9 @@ def manual_losses(game, real, loss):
 def test_losses_are_the_loss_functions_on_d_outputs(loss):
     game = tiny_game(loss=loss)
     real = RING.sample(64, torch.Generator().manual_seed(1))
-    g_ref, d_ref = manual_losses(game, real, loss)
-    out = game.losses(real)
+    z = game.latent(64, torch.Generator().manual_seed(2))
+    g_ref, d_ref = manual_losses(game, real, z, loss)
+    out = game.losses(real, z)
     torch.testing.assert_close(out["G"], g_ref)
     torch.testing.assert_close(out["D"], d_ref)
     assert game.loss_name == loss
@@ -89,9 +87,10 @@ def test_label_smoothing_shifts_d_loss_by_s_mean_d_real():
     """BCE(r, 1 - s) - BCE(r, 1) = s * (softplus(r) - softplus(-r)) = s * r, averaged."""
     real = RING.sample(64, torch.Generator().manual_seed(1))
     plain, smooth = tiny_game(), tiny_game(label_smoothing=0.1)
+    z = plain.latent(64, torch.Generator().manual_seed(2))
     with torch.no_grad():
         mean_r = plain.discriminator(real).mean()
-    a, b = plain.losses(real), smooth.losses(real)
+    a, b = plain.losses(real, z), smooth.losses(real, z)
     torch.testing.assert_close(b["D"] - a["D"], 0.1 * mean_r)
     torch.testing.assert_close(b["G"], a["G"])  # non-saturating G loss ignores the targets
 
@@ -111,23 +110,20 @@ class Recorder(nn.Module):
 
 
 def test_instance_noise_on_both_inputs():
+    """D sees x + s e_real and G(z) + s e_fake, with e from the step's third argument, exactly."""
     torch.manual_seed(0)
     G = gan.models.MLPGenerator(4, 2, hidden=8, depth=1)
     D = Recorder(2)
     game = gan.GANGame(G, D, instance_noise=0.3)
     real = torch.zeros(20000, 2)
-    game.losses(real)
-    noisy_real, _ = D.seen
-    assert noisy_real.std().item() == pytest.approx(0.3, rel=0.02) and noisy_real.mean().abs() < 0.01
-    D.seen.clear()
-    state = game.noise_state()
-    z = game.latent(20000)
-    game.set_noise_state(state)
-    game.losses(real)
+    z, extra = game.step_noise(20000, torch.Generator().manual_seed(0))
+    assert sorted(extra) == ["fake", "real"] and extra["real"].shape == extra["fake"].shape == (20000, 2)
+    game.losses(real, z, extra)
+    noisy_real, noisy_fake = D.seen
+    torch.testing.assert_close(noisy_real, 0.3 * extra["real"])
     with torch.no_grad():
-        fake = G(z)
-    resid = D.seen[1] - fake
-    assert resid.std().item() == pytest.approx(0.3, rel=0.02)
+        torch.testing.assert_close(noisy_fake, G(z) + 0.3 * extra["fake"])
+    assert noisy_real.std().item() == pytest.approx(0.3, rel=0.02) and noisy_real.mean().abs() < 0.01
 
 
 class Point(nn.Module):
@@ -201,31 +197,50 @@ def test_minimax_is_zero_sum():
     torch.testing.assert_close(out["G"], -out["D"])
 
 
-def test_noise_is_fresh_seeded_and_restorable():
+def test_losses_are_a_function_of_the_step_arguments():
+    """The game keeps no random generator: the same (real, z) give the same losses, another z others."""
     game = tiny_game()
+    assert not [k for k, v in vars(game).items() if isinstance(v, torch.Generator)]
     real = RING.sample(32, torch.Generator().manual_seed(0))
-    a, b = game.losses(real), game.losses(real)
-    assert not torch.equal(a["D"], b["D"])                          # fresh z per evaluation
-    assert torch.equal(tiny_game().losses(real)["D"], a["D"])       # same seed, same noise
-    state = game.noise_state()
-    c = game.losses(real)
-    game.set_noise_state(state)
-    assert torch.equal(game.losses(real)["D"], c["D"])
+    z = game.latent(32, torch.Generator().manual_seed(1))
+    a, b = game.losses(real, z), game.losses(real, z.clone())
+    assert torch.equal(a["D"], b["D"]) and torch.equal(a["G"], b["G"])
+    assert not torch.equal(game.losses(real, game.latent(32, torch.Generator().manual_seed(2)))["D"], a["D"])
     assert game.latent(5).shape == (5, 4)
     z = torch.randn(3, 4)
     with torch.no_grad():
         torch.testing.assert_close(game.sample(3, z), game.generator(z))
+    with pytest.raises(eq.GameError, match=r"z must be a latent batch of shape \(32, latent_dim\).*got \(5, 4\)"):
+        game.losses(real, torch.zeros(5, 4))
 
 
-def test_each_field_evaluation_draws_new_noise():
-    """Extragradient evaluates xi twice per step: the noise generator advances by two batches of z."""
+def test_step_noise_draws_z_then_the_other_draws_from_one_generator():
+    """(z, extra) equal independent draws from the same seed in the documented order: z ~ N(0, I),
+    then instance noise for real and fake ~ N(0, I), then WGAN-GP's u ~ U(0, 1)."""
+    plain = tiny_game()
+    (z,) = plain.step_noise(6, torch.Generator().manual_seed(3))
+    assert torch.equal(z, torch.randn(6, 4, generator=torch.Generator().manual_seed(3)))
+    game = tiny_game(loss="wgan-gp", instance_noise=0.1)
+    z, extra = game.step_noise(6, torch.Generator().manual_seed(3))
+    ref = torch.Generator().manual_seed(3)
+    want = [torch.randn(6, 4, generator=ref), torch.randn(6, 2, generator=ref), torch.randn(6, 2, generator=ref),
+            torch.rand(6, generator=ref)]
+    for got, w in zip((z, extra["real"], extra["fake"], extra["mix"]), want):
+        assert torch.equal(got, w)
+    with pytest.raises(eq.GameError, match=r"extra must be game.extra_noise\(n, generator\).*\['fake', 'mix', 'real'\]"):
+        game.losses(RING.sample(6, torch.Generator().manual_seed(0)), z, {"real": extra["real"]})
+
+
+def test_extragradient_sees_the_same_z_at_both_evaluations():
+    """Extragradient evaluates xi twice per step, both times on the step's own z (same-sample
+    stochastic extragradient, Mishchenko et al. 2020): G's inputs are z, twice, and nothing else."""
     game = tiny_game()
+    seen = []
+    game.generator.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
     solver = eq.make_solver("extragradient", game, lr=1e-3)
-    solver.step(RING.sample(32, torch.Generator().manual_seed(0)))
-    ref = torch.Generator().manual_seed(0)
-    torch.randn(32, 4, generator=ref)
-    torch.randn(32, 4, generator=ref)
-    assert torch.equal(game.noise_state(), ref.get_state())
+    z = game.latent(32, torch.Generator().manual_seed(1))
+    solver.step(RING.sample(32, torch.Generator().manual_seed(0)), z)
+    assert len(seen) == 2 and all(torch.equal(x, z) for x in seen)
 
 
 def test_sample_leaves_batchnorm_statistics_alone():
@@ -260,6 +275,8 @@ def test_bad_input():
         gan.GANGame(Point(0.0), Linear1(0.0))
     with pytest.raises(eq.GameError, match="generator must be an nn.Module"):
         gan.GANGame(lambda z: z, D)
+    with pytest.raises(eq.GameError, match=r"seed is gone: the game keeps no random generator.*solver.step\(real, z\)"):
+        gan.GANGame(G, D, seed=0)
 
 
 @pytest.mark.parametrize("loss", gan.LOSSES)

@@ -50,7 +50,7 @@ _MODEL_OPTION = {"spectral_norm": _flag, "minibatch_discrimination": _flag, "hid
 # Independent specification of gan.train's options, changed one at a time from data=ring,
 # solver=consensus (default optimizer rmsprop, no CUDA on the test machines): None is "the default".
 VALID = {
-    "data": lambda v: v in ("gaussian1d", "ring", "grid", "digits"),   # the others need root=
+    "data": lambda v: v in ("gaussian1d", "ring", "grid", "digits", "stacked-digits"),   # the others need root=
     "model": lambda v: v in (None, "mlp"),
     "loss": lambda v: v in LOSS_NAMES, "solver": lambda v: v in SOLVER_NAMES,
     "optimizer": lambda v: v is None or v in OPTIMIZER_NAMES,
@@ -60,13 +60,15 @@ VALID = {
     "keep_checkpoints": _int(1), "seed": _int(0), "diagnostics_every": _int(0),
     "uniform_average_from": lambda v: v is None or _int(0)(v),
     **{k: (lambda v: v is None or _num(0, open_low=True)(v)) for k in ("lr", "lr_g", "lr_d", "lr_decay_factor")},
-    "gamma": lambda v: v is None or _num(0)(v),
+    # consensus takes one option, gamma, a finite number >= 0 (Mescheder et al. 2017)
+    "solver_options": lambda v: isinstance(v, dict) and all(k == "gamma" and _num(0)(x) for k, x in v.items()),
+    "on_nonfinite": lambda v: v in ("raise", "skip", "rollback"),
+    "rollback_factor": _num(0, 1, open_low=True), "max_rollbacks": _int(1),
     **{k: _num(0) for k in ("r1", "r2", "gp_weight", "instance_noise")},
     "label_smoothing": _num(0, 1),
     "momentum": lambda v: v is None or _num(-1, 1, open_low=True)(v),
     "ema": lambda v: v is None or _num(0, 1)(v),
-    **{k: (lambda v: v is None) for k in ("beta1", "beta2", "lam", "alpha", "unroll_steps", "unroll_lr", "d_steps",
-                                          "g_steps", "image_size", "amp")},
+    **{k: (lambda v: v is None) for k in ("beta1", "beta2", "image_size", "amp")},
     "device": lambda v: v == "cpu", "channels_last": lambda v: v is False, "progress": lambda v: isinstance(v, bool),
     "data_root": lambda v: v is None or (isinstance(v, str) and v != ""),
     "data_options": lambda v: isinstance(v, dict) and all(k in _RING_OPTION and _RING_OPTION[k](x) for k, x in v.items()),
@@ -97,7 +99,7 @@ def test_train_options_are_validated(tmp_path, monkeypatch, data):
     def stop(b, *args):
         raise Reached(b.config)
 
-    monkeypatch.setattr(T, "_loop", stop)
+    monkeypatch.setattr(T, "loop", stop)
     key = data.draw(st.sampled_from(sorted(VALID)), label="option")
     value = data.draw(st.one_of(SPECIAL[key], ANY) if key in SPECIAL else ANY, label="value")
     out = tmp_path / uuid.uuid4().hex
@@ -110,6 +112,8 @@ def test_train_options_are_validated(tmp_path, monkeypatch, data):
         if key == "model_options":
             value = {k: (M._flag(k, v) if k in ("spectral_norm", "minibatch_discrimination") else v)
                      for k, v in value.items()}
+        if key == "solver_options":  # merged over the recipe of ring + consensus (gan/recipes.json: gamma 10)
+            value = {"gamma": 10.0, **value}
         assert value is None or got == value, f"{key}={value!r} became {got!r}"
     except (ValueError, TypeError) as e:
         assert not VALID[key](value), f"{key}={value!r} was refused: {e}"

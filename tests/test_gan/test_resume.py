@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from gan import callbacks
 from gan import checkpoint as ck
 from gan import training as T
 from gan.cli import main
@@ -20,7 +21,7 @@ class Killed(BaseException):
 
 
 def _die_on_save(monkeypatch, calls_before_death):
-    real = T.save_checkpoint
+    real = callbacks.save_checkpoint
     count = {"n": 0}
 
     def save(state, path, keep=2):
@@ -29,7 +30,7 @@ def _die_on_save(monkeypatch, calls_before_death):
         count["n"] += 1
         return real(state, path, keep=keep)
 
-    monkeypatch.setattr(T, "save_checkpoint", save)
+    monkeypatch.setattr(callbacks, "save_checkpoint", save)
 
 
 def _params(path):

@@ -41,7 +41,7 @@ def _assert_states_equal(a, b):
 
 
 @pytest.mark.parametrize("solver,extra", [
-    ("consensus", dict(optimizer="rmsprop", gamma=10.0, ema=0.9, uniform_average_from=3)),
+    ("consensus", dict(optimizer="rmsprop", solver_options={"gamma": 10.0}, ema=0.9, uniform_average_from=3)),
     ("optimistic", dict(optimizer="adam", beta1=0.5, lr_decay_at=8, lr_decay_factor=0.5)),
     ("extragradient", dict(optimizer="sgd", momentum=-0.3, lr=0.01)),
 ])
@@ -159,8 +159,14 @@ def test_config_errors_name_option_and_allowed_values(tmp_path):
         T.train(solver="adam", out=str(tmp_path / "x"))
     with pytest.raises(ConfigError, match="unknown loss 'wgan'; allowed: minimax, nonsaturating, wgan-gp"):
         T.train(loss="wgan", out=str(tmp_path / "x"))
-    with pytest.raises(ConfigError, match="gamma belongs to solver"):
-        T.train(solver="simgd", gamma=1.0, out=str(tmp_path / "x"))
+    with pytest.raises(ConfigError, match=r"solver simgd has no option\(s\) \['gamma'\]; its options: none"):
+        T.train(solver="simgd", solver_options={"gamma": 1.0}, out=str(tmp_path / "x"))
+    with pytest.raises(ConfigError, match=r"solver sga has no option\(s\) \['gamma'\]; its options: lam \(default 1.0\), "
+                                          r"align \(default True\), eps \(default 0.1\)"):
+        T.train(solver="sga", solver_options={"gamma": 1.0}, out=str(tmp_path / "x"))
+    with pytest.raises(ConfigError, match=r"\['d_steps', 'gamma'\] are solver options now: d_steps -> "
+                                          r"solver_options\['steps'\], gamma -> solver_options\['gamma'\]"):
+        T.train(gamma=1.0, d_steps=2, out=str(tmp_path / "x"))
     with pytest.raises(ConfigError, match="lr_g must be > 0"):
         T.train(lr_g=0.0, out=str(tmp_path / "x"))
     with pytest.raises(ConfigError, match="model 'dcgan' needs image data"):

@@ -1,0 +1,132 @@
+"""Recipes: the per-(data set, solver) defaults of ``gan train``, as data (``gan/recipes.json``).
+
+The file maps a data set (or ``"*"``, any data set) to ``{"default": {...}, SOLVER: {...}}``;
+each entry holds fields of :class:`gan.config.TrainConfig` and a ``source`` saying where the
+values came from. The recipe of (data, solver) is ``*``'s default, then the data set's
+default, then the data set's entry for the solver, later ones winning; ``solver_options`` are
+merged key by key. :func:`load_recipes` refuses, naming the file and the key, a data set or
+solver it does not know, a field that is not an option of ``gan train``, a solver option the
+solver does not take (``equilib.solver_options``), a value ``TrainConfig`` refuses, or an
+entry without its ``source``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RECIPES", "RecipeError", "load_recipes", "recipe", "NOT_IN_RECIPES"]
+
+RECIPES = Path(__file__).with_name("recipes.json")
+
+#: Fields a recipe may not set: what to run and where, not how.
+NOT_IN_RECIPES = ("data", "solver", "out", "resume", "progress", "threads", "device", "seed")
+
+
+class RecipeError(ValueError):
+    """A recipe file names an unknown data set, solver, option or value."""
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str, stamp: tuple) -> dict[str, dict[str, dict[str, Any]]]:
+    try:
+        raw = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RecipeError(f"recipe file {path}: cannot read it as JSON ({e})") from None
+    if not isinstance(raw, dict):
+        raise RecipeError(f"recipe file {path}: expected an object of data sets, got {type(raw).__name__}")
+    return {data: _check_data(path, data, entries) for data, entries in raw.items() if data != "about"}
+
+
+def _check_data(path: str, data: str, entries: Any) -> dict[str, dict[str, Any]]:
+    from gan.config_checks import DATA_NAMES, SOLVER_NAMES
+
+    if data != "*" and data not in DATA_NAMES:
+        raise RecipeError(f"recipe file {path}: unknown data set {data!r}; known: *, {', '.join(DATA_NAMES)}")
+    if not isinstance(entries, dict):
+        raise RecipeError(f"recipe file {path}: {data} must be an object of entries, got {type(entries).__name__}")
+    for key in entries:
+        if key != "default" and key not in SOLVER_NAMES:
+            raise RecipeError(f"recipe file {path}: {data}.{key}: unknown solver {key!r}; "
+                              f"the keys are default and the solvers {', '.join(SOLVER_NAMES)}")
+    out = {key: _check_entry(path, data, key, entry) for key, entry in entries.items()}
+    for key in out:  # the values, as TrainConfig sees them once merged
+        _check_values(path, data, key, {**out.get("default", {}), **out[key]})
+    return out
+
+
+def _check_entry(path: str, data: str, key: str, entry: Any) -> dict[str, Any]:
+    import equilib as eq
+
+    from gan.config import TrainConfig
+
+    where = f"recipe file {path}: {data}.{key}"
+    if not isinstance(entry, dict):
+        raise RecipeError(f"{where} must be an object of options, got {type(entry).__name__}")
+    if not isinstance(entry.get("source"), str) or not entry["source"].strip():
+        raise RecipeError(f"{where} has no 'source' (a line saying where its values came from)")
+    fields = set(TrainConfig.__dataclass_fields__)
+    for name in entry:
+        if name == "source":
+            continue
+        if name not in fields or name in NOT_IN_RECIPES:
+            allowed = sorted(fields - set(NOT_IN_RECIPES))
+            raise RecipeError(f"{where}.{name}: unknown option {name!r}; a recipe sets {', '.join(allowed)}")
+    options = entry.get("solver_options")
+    if options is not None:
+        if key == "default":
+            raise RecipeError(f"{where}.solver_options: solver options belong in a solver's entry, not the default")
+        if not isinstance(options, dict):
+            raise RecipeError(f"{where}.solver_options must be an object, got {type(options).__name__}")
+        known = eq.solver_options(key)
+        for name in options:
+            if name not in known:
+                raise RecipeError(f"{where}.solver_options.{name}: solver {key} has no option {name!r}; "
+                                  f"its options: {', '.join(known) or 'none'}")
+    return dict(entry)
+
+
+def _check_values(path: str, data: str, key: str, values: dict[str, Any]) -> None:
+    from gan.config import TrainConfig
+    from gan.config_checks import ConfigError
+
+    values = {k: v for k, v in values.items() if k != "source"}
+    try:
+        TrainConfig(data=data if data != "*" else "ring", solver=key if key != "default" else "simgd",
+                    **values).validate()
+    except (ConfigError, TypeError) as e:
+        raise RecipeError(f"recipe file {path}: {data}.{key}: {e}") from None
+
+
+def load_recipes(path: str | os.PathLike | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """The checked recipes of ``path`` (default the package's ``recipes.json``): ``{data: {key: entry}}``."""
+    path = Path(path) if path is not None else RECIPES
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise RecipeError(f"recipe file {path}: {e.strerror or e}") from None
+    return _load(str(path), (st.st_mtime_ns, st.st_size, st.st_ino))
+
+
+def recipe(data: str, solver: str, path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The merged recipe of (data, solver): ``*``'s default, the data set's default, its solver entry.
+
+    ``source`` lists the sources of the entries used, in that order.
+    """
+    book = load_recipes(path)
+    out: dict[str, Any] = {}
+    sources = []
+    for entry in (book.get("*", {}).get("default"), book.get(data, {}).get("default"), book.get(data, {}).get(solver)):
+        if not entry:
+            continue
+        sources.append(entry["source"])
+        for k, v in entry.items():
+            if k == "solver_options":
+                out["solver_options"] = {**out.get("solver_options", {}), **v}
+            elif k != "source":
+                out[k] = v
+    out["source"] = sources
+    return out
