@@ -192,7 +192,7 @@ def test_ring_survives_random_kills(ctx, tmp_path, solver, kills, steps, every, 
     argv = [*RING, "--solver", solver, "--steps", str(steps), "--checkpoint-every", str(every),
             "--eval-every", str(evals)]
     if solver == "unrolled":
-        argv += ["--unroll-steps", "2"]
+        argv += ["--solver-option", "unroll_steps=2"]
     plan = _plan(kills, seed=sum(map(ord, solver)))
     # each kill comes at the latest at its limit-th new checkpoint: the run cannot end before the last kill
     assert sum(limit for _, limit, _ in plan) * every < steps
