@@ -3,17 +3,21 @@
     python examples/diagnostics_xy.py [out_dir]      (default runs/diagnostics)
 
 Writes:
-  xy_jacobian_eigenvalues.png   J's eigenvalues on x*y: +i and -i, pure rotation
-  xy_update_maps.png            the update-map eigenvalues of each solver at eta = 0.3, with |z| = 1
-  xy_step_size_scan.png         predicted contraction factor rho(eta) of every solver
-  dirac_trajectory.png          J's eigenvalues and simgd/consensus' rho along a Dirac-GAN run
-  dirac_recorder.csv            the recorder's rows
+  xy_jacobian_eigenvalues.png       J's eigenvalues on x*y: +i and -i, pure rotation
+  xy_update_maps.png                the update-map eigenvalues of each solver at eta = 0.3, with |z| = 1
+  xy_step_size_scan.png             predicted contraction factor rho(eta) of every solver
+  dirac_trajectory_simgd.png        J's top eigenvalues and simgd's rho along a Dirac-GAN run
+  dirac_trajectory_consensus.png    the same for consensus
+  dirac_recorder_simgd.csv          the recorder's rows (simgd)
+  dirac_recorder_consensus.csv      the recorder's rows (consensus)
 and prints the predicted rho next to the contraction measured from the run.
+EQUILIB_EXAMPLES_FAST=1 scans 20 step sizes instead of 80 and records 101 Dirac-GAN steps, not 501.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -22,6 +26,8 @@ import torch
 
 import equilib as eq
 from equilib import diagnostics as dg
+
+FAST = os.environ.get("EQUILIB_EXAMPLES_FAST") == "1"
 
 
 def main(out: Path) -> None:
@@ -48,7 +54,7 @@ def main(out: Path) -> None:
     dg.plot_eigenvalues(None, out / "xy_update_maps.png", unit_circle=True, groups=groups,
                         title=f"x*y: update-map eigenvalues at eta = {eta}")
 
-    etas = np.linspace(0.02, 1.6, 80)
+    etas = np.linspace(0.02, 1.6, 20 if FAST else 80)
     scan = dg.step_size_scan(xy, ["simgd", "altgd", "extragradient", "optimistic", ("consensus", {"gamma": 1.0}),
                                   "hamiltonian", "cgd", "unrolled", "lola"], etas)
     for label in scan.rho:
@@ -65,7 +71,7 @@ def main(out: Path) -> None:
         game = eq.games.dirac_gan(1.0, 1.0, gamma=0.0, dtype=torch.float64)
         solver = eq.make_solver(name, game, lr=0.2, **options)
         rec = dg.Recorder(every=25, k=2)
-        for step in range(501):
+        for step in range(101 if FAST else 501):
             rec(step, solver)
             solver.step()
         for r in rec.rows:

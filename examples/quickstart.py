@@ -1,6 +1,6 @@
 """The README quickstart, then every solver side by side on f(x, y) = x*y.
 
-    python examples/quickstart.py
+    python examples/quickstart.py        (EQUILIB_EXAMPLES_FAST=1: 100 steps per solver in the comparison)
 
 x minimizes and y maximizes x*y; the equilibrium is (0, 0). Simultaneous gradient
 descent spirals away from it, alternating descent cycles around it, and the
@@ -8,10 +8,13 @@ equilibrium-seeking solvers converge to it at the rates of their papers.
 """
 
 import math
+import os
 
 import torch
 
 import equilib as eq
+
+FAST = os.environ.get("EQUILIB_EXAMPLES_FAST") == "1"
 
 
 def quickstart() -> None:
@@ -43,4 +46,4 @@ def compare(lr: float = 0.1, steps: int = 500) -> None:
 
 if __name__ == "__main__":
     quickstart()
-    compare()
+    compare(steps=100 if FAST else 500)

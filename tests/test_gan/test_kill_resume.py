@@ -188,7 +188,7 @@ CASES = [("consensus", 22, 180, 3, 12), ("simgd", 5, 64, 4, 16), ("extragradient
 
 
 @pytest.mark.parametrize("solver,kills,steps,every,evals", CASES)
-def test_ring_survives_random_kills(ctx, tmp_path, solver, kills, steps, every, evals):
+def test_ring_survives_random_kills(ctx, tmp_path, solver, kills, steps, every, evals, record_property):
     argv = [*RING, "--solver", solver, "--steps", str(steps), "--checkpoint-every", str(every),
             "--eval-every", str(evals)]
     if solver == "unrolled":
@@ -200,14 +200,16 @@ def test_ring_survives_random_kills(ctx, tmp_path, solver, kills, steps, every, 
     assert _round(ctx, ["train", *argv, "--out", str(ref)], ref) is None
     done = _killed_run(ctx, argv, tmp_path / "run", plan)
     print(_summary(solver, done))
+    record_property("kills", len(done))
     assert len(done) == kills
     if solver == "consensus":  # the representative run: every kind of moment, some kills inside a checkpoint write
         assert {m for m, _ in done} == set(MODES)
         assert any(k == "checkpoint-write" for _, k in done)
     _assert_identical(tmp_path / "run", ref)
+    record_property("identical", 1)
 
 
-def test_dcgan_with_batchnorm_on_digits_survives_random_kills(ctx, tmp_path):
+def test_dcgan_with_batchnorm_on_digits_survives_random_kills(ctx, tmp_path, record_property):
     argv = [*DIGITS, "--steps", "48", "--checkpoint-every", "4", "--eval-every", "24"]
     plan = _plan(5, seed=7)
     assert sum(limit for _, limit, _ in plan) * 4 < 48
@@ -215,12 +217,14 @@ def test_dcgan_with_batchnorm_on_digits_survives_random_kills(ctx, tmp_path):
     assert _round(ctx, ["train", *argv, "--out", str(ref)], ref) is None
     done = _killed_run(ctx, argv, tmp_path / "run", plan)
     print(_summary("dcgan", done))
+    record_property("kills", len(done))
     assert len(done) == 5
     assert any("running_mean" in k for k in ck.load_checkpoint(ref / T.CHECKPOINT)["G"])
     _assert_identical(tmp_path / "run", ref)
+    record_property("identical", 1)
 
 
-def test_python_m_gan_train_killed_and_resumed(tmp_path):
+def test_python_m_gan_train_killed_and_resumed(tmp_path, record_property):
     """The real command: ``python -m gan train`` SIGKILLed right after its second checkpoint, then resumed."""
     argv = [*RING, "--solver", "simgd", "--steps", "40", "--checkpoint-every", "4", "--eval-every", "20"]
     run, ref = tmp_path / "run", tmp_path / "ref"
@@ -236,9 +240,11 @@ def test_python_m_gan_train_killed_and_resumed(tmp_path):
     proc.kill()
     proc.wait()
     assert proc.returncode == -9 and ck.load_checkpoint(run / T.CHECKPOINT)["step"] < 40
+    record_property("kills", 1)
     done = subprocess.run([sys.executable, "-m", "gan", "train", "--resume", str(run)], env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     T.train(config=json.loads((run / T.CONFIG).read_text()) | {"out": str(ref)})
     _assert_identical(run, ref)
+    record_property("identical", 1)
