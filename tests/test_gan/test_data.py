@@ -187,7 +187,8 @@ def test_missing_torchvision_error(tmp_path, monkeypatch):
 
 def test_bad_names_and_options():
     with pytest.raises(DataError, match=r"unknown data set 'cifar100'; known data sets: \['gaussian1d', 'ring', "
-                                        r"'grid', 'digits', 'mnist', 'fashion-mnist', 'cifar10', 'folder'\]"):
+                                        r"'grid', 'digits', 'stacked-digits', 'mnist', 'fashion-mnist', 'cifar10', "
+                                        r"'folder'\]"):
         load_dataset("cifar100")
     with pytest.raises(DataError, match=r"does not take option\(s\) \['radius'\]"):
         load_dataset("grid", radius=2)
@@ -227,3 +228,18 @@ def test_folder_centre_crop_and_unreadable_file(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="cannot read image .*broken.png"):
         load_dataset("folder", root=tmp_path, image_size=16)
+
+
+def test_public_names_survive_the_split_into_modules():
+    """gan.data became a package (mixtures, images, stacked_digits, image_files, loading): every name
+    the single module exported is still importable from gan.data and is the submodule's object."""
+    from gan.data import image_files, images, loading, mixtures
+
+    old = ["DATASETS", "DataError", "DatasetNotFoundError", "GaussianMixture", "ImageDataset", "load_dataset",
+           "ring", "grid", "gaussian1d", "read_idx", "read_mnist", "read_cifar10", "read_image_folder",
+           "load_digits", "DEFAULT_IMAGE_SIZE", "IMAGE_EXTENSIONS"]
+    assert set(old) <= set(gd.__all__)
+    for name in gd.__all__:
+        assert hasattr(gd, name), name
+    assert gd.ring is mixtures.ring and gd.read_idx is image_files.read_idx
+    assert gd.load_digits is images.load_digits and gd.load_dataset is loading.load_dataset

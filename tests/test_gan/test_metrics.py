@@ -161,9 +161,9 @@ def test_gan_game_minimax_value_at_optimal_discriminator():
     """Monte Carlo V(G, D*) from GANGame's minimax loss (200,000 samples each) vs -log 4 + 2 JSD by
     quadrature: agree within 0.01 (about 4 standard errors)."""
     mu, s = 0.5, 1.5
-    game = gan.GANGame(Affine(s, mu), OptimalD(mu, s), loss="minimax", latent_dim=1, seed=0)
+    game = gan.GANGame(Affine(s, mu), OptimalD(mu, s), loss="minimax", latent_dim=1)
     real = P_DATA.sample(200_000, torch.Generator().manual_seed(0))
-    v_mc = game.losses(real)["G"].item()
+    v_mc = game.losses(real, game.latent(200_000, torch.Generator().manual_seed(1)))["G"].item()
     grid = torch.linspace(-12, 14, 20001, dtype=torch.float64)
     j = gm.jsd(grid, P_DATA.log_prob, log_normal(mu, s))
     assert v_mc == pytest.approx(-math.log(4) + 2 * j, abs=0.01)
@@ -238,12 +238,12 @@ def test_trained_discriminator_approaches_the_optimal_one():
     data = load_dataset("gaussian1d")
     torch.manual_seed(0)
     D = gan.models.MLPDiscriminator(1, hidden=32, depth=2, activation="tanh")
-    game = gan.GANGame(Affine(1.5, 0.5), D, loss="minimax", latent_dim=1, seed=0)
+    game = gan.GANGame(Affine(1.5, 0.5), D, loss="minimax", latent_dim=1)
     opt = torch.optim.Adam(D.parameters(), lr=1e-2)
-    batches = torch.Generator().manual_seed(0)
+    batches, noise = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
     for _ in range(400):
         opt.zero_grad()
-        game.loss_fn(game.params, data.sample(512, batches))["D"].backward()
+        game.loss_fn(game.params, data.sample(512, batches), game.latent(512, noise))["D"].backward()
         opt.step()
     lq = log_normal(0.5, 1.5)
     x = torch.linspace(-4, 4, 161, dtype=torch.float64)
@@ -257,3 +257,48 @@ def test_trained_discriminator_approaches_the_optimal_one():
         v = gm.gan_value(grid, data.log_prob, lq, lambda t: torch.sigmoid(D(t.float()[:, None])).double())
     v_star = -math.log(4) + 2 * gm.jsd(grid, data.log_prob, lq)
     assert 0 < v_star - v < 0.02
+
+
+def test_mode_coverage_histogram_and_kl_closed_forms():
+    """Classifier-agnostic: the histogram of given mode indices against KL(p || U_k) from scipy."""
+    m = gm.mode_coverage(torch.tensor([0, 0, 0, 1]), 8)
+    assert m["modes"] == 2 and m["counts"].tolist() == [3, 1, 0, 0, 0, 0, 0, 0]
+    assert m["kl"] == pytest.approx(stats.entropy([0.75, 0.25] + [0] * 6, np.full(8, 1 / 8)), rel=1e-12)
+    assert m["kl"] == pytest.approx(0.75 * math.log(6) + 0.25 * math.log(2), rel=1e-12)
+    one = gm.mode_coverage(torch.full((50,), 371), 1000)
+    assert one["modes"] == 1 and one["kl"] == pytest.approx(math.log(1000), abs=1e-12)
+    ten = gm.mode_coverage(torch.arange(10).repeat(7) * 97, 1000)
+    assert ten["modes"] == 10 and ten["kl"] == pytest.approx(math.log(100), abs=1e-12)
+    even = gm.mode_coverage(torch.arange(1000).repeat(3), 1000)
+    assert even["modes"] == 1000 and even["kl"] == pytest.approx(0.0, abs=1e-12)
+    # random histogram against scipy
+    a = torch.randint(0, 30, (500,), generator=torch.Generator().manual_seed(0)) % 17
+    p = np.bincount(a.numpy(), minlength=40) / 500
+    assert gm.mode_coverage(a, 40)["kl"] == pytest.approx(stats.entropy(p, np.full(40, 1 / 40)), rel=1e-10)
+    # min_fraction: 1 of 101 samples (0.99%) is below 1%, 2 of 102 is above
+    few = torch.tensor([5] * 100 + [6])
+    assert gm.mode_coverage(few, 10, min_fraction=0.01)["modes_min_fraction"] == 1
+    assert gm.mode_coverage(torch.tensor([5] * 100 + [6, 6]), 10, min_fraction=0.01)["modes_min_fraction"] == 2
+    assert gm.mode_coverage(few, 10)["modes_min_fraction"] == 2
+    assert gm.kl_from_uniform([0, 0, 0]) == math.inf and gm.kl_from_uniform([2, 2]) == 0.0
+    with pytest.raises(ValueError, match=r"mode indices in 0..9, got values in 0..10"):
+        gm.mode_coverage(torch.tensor([0, 10]), 10)
+    with pytest.raises(ValueError, match="integer mode indices"):
+        gm.mode_coverage(torch.tensor([0.5]), 10)
+    with pytest.raises(ValueError, match=r"k must be an integer >= 1"):
+        gm.mode_coverage(torch.tensor([0]), 0)
+    with pytest.raises(ValueError, match=r"min_fraction must be a number in \[0, 1\]"):
+        gm.mode_coverage(torch.tensor([0]), 2, min_fraction=-0.1)
+
+
+def test_public_names_survive_the_split_into_modules():
+    """gan.metrics became a package (mixtures, modes, densities, frechet, digits, stacked_digits, images,
+    fidelity): every name the single module exported is still importable from gan.metrics."""
+    old = ["mixture_metrics", "kde", "optimal_discriminator", "jsd", "gan_value", "frechet_distance",
+           "gaussian_stats", "DigitsClassifier", "digits_classifier", "digits_metrics", "fid", "inception_score"]
+    assert set(old) <= set(gm.__all__)
+    for name in gm.__all__:
+        assert hasattr(gm, name), name
+    from gan.metrics import digits, mixtures
+
+    assert gm.mixture_metrics is mixtures.mixture_metrics and gm.digits_classifier is digits.digits_classifier
