@@ -30,7 +30,7 @@ SEMANTIC = {
     # solver options: names from equilib.solver_options, values checked by the solver itself
     "--solver-option": [("gamma=-1", [], "gamma"), ("gamma=1", ["--solver", "simgd"], "gamma"),
                         ("lam=1", [], "lam"), ("gamma", [], "KEY=VALUE"),
-                        ("unroll_steps=0", ["--solver", "unrolled"], "unroll_steps"),
+                        ("unroll_steps=-1", ["--solver", "unrolled"], "unroll_steps"),
                         ("unroll_optimizer=adam", ["--solver", "unrolled"], "unroll_optimizer"),
                         ("steps=G:0,D:1", ["--solver", "altgd"], "steps"), ("steps=X:1", ["--solver", "altgd"], "steps"),
                         ("align=maybe", ["--solver", "sga"], "align"), ("max_iter=0", ["--solver", "cgd"], "max_iter"),
