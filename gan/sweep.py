@@ -79,18 +79,24 @@ def config_id(overrides: dict[str, Any]) -> str:
     return hashlib.sha1(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def score(evaluation: dict[str, Any]) -> tuple[float, ...]:
-    """Higher is better: (modes, high quality, -KL) on mixtures; (classes or modes, -KL, -Frechet) on
-    images; of the averaged generator when the run kept one, else the live one."""
-    flat = flatten(evaluation)
-    who = "ema" if any(k.startswith("ema.") for k in flat) else "G"
-
-    def get(name, sign=1.0, missing=-math.inf):
+def _score_of(flat: dict[str, float], who: str) -> tuple[float, ...]:
+    def get(name, sign=1.0):
         v = flat.get(f"{who}.{name}")
-        return missing if v is None or not math.isfinite(v) else sign * v
+        return -math.inf if v is None or not math.isfinite(v) else sign * v
     if f"{who}.high_quality" in flat:
         return get("modes"), get("high_quality"), get("kl", -1.0)
     return get("classes") if f"{who}.classes" in flat else get("modes"), get("kl", -1.0), get("frechet", -1.0)
+
+
+def score(evaluation: dict[str, Any]) -> tuple[tuple[float, ...], str]:
+    """Higher is better: (modes, high quality, -KL) on mixtures; (classes or modes, -KL, -Frechet) on
+    images. Each generator the run scored (live ``G``, ``ema``, ``uniform``) is scored; the best one
+    counts, and its name is returned with the score (keeping an average is part of a recipe)."""
+    flat = flatten(evaluation)
+    gens = sorted({k.split(".", 1)[0] for k in flat if "." in k and not k.startswith("losses.")})
+    if not gens:
+        return (-math.inf,), "none"
+    return max((_score_of(flat, g), g) for g in gens)
 
 
 def _read_results(path: Path) -> list[dict[str, Any]]:
@@ -122,7 +128,7 @@ def run_sweep(data: str, solvers: list[str], grid: dict[str, list[Any]], seeds: 
         run = ensure_run(runs / f"{data}-{solver}-{cid}-seed{seed}", config)
         line = {"data": data, "solver": solver, "config_id": cid, "overrides": overrides, "seed": seed,
                 "steps": steps, "evaluation": run.last, "seconds_per_step": run.seconds_per_step(),
-                "score": list(score(run.last)), "folder": str(run.path)}
+                "score": list(score(run.last)[0]), "generator": score(run.last)[1], "folder": str(run.path)}
         with open(out, "a") as fh:  # one line per finished run, appended whole
             fh.write(json.dumps(line) + "\n")
         results.append(line)
@@ -131,16 +137,19 @@ def run_sweep(data: str, solvers: list[str], grid: dict[str, list[Any]], seeds: 
 
 
 def best_configurations(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per solver, the configuration with the best mean score over its seeds (ties: the first in grid order)."""
-    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    """Per solver, the configuration (and generator) with the best mean score over its seeds; ties go
+    to the first in grid order. Scores are recomputed from each line's evaluation."""
+    by: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in results:
-        by.setdefault((r["solver"], r["config_id"]), []).append(r)
+        flat = flatten(r["evaluation"])
+        for who in sorted({k.split(".", 1)[0] for k in flat if "." in k and not k.startswith("losses.")}):
+            by.setdefault((r["solver"], r["config_id"], who), []).append({**r, "score": _score_of(flat, who)})
     best: dict[str, dict[str, Any]] = {}
-    for (solver, cid), lines in by.items():
+    for (solver, cid, who), lines in by.items():
         mean = tuple(statistics.fmean(col) for col in zip(*[r["score"] for r in lines]))
         if solver not in best or mean > tuple(best[solver]["mean_score"]):
-            best[solver] = {"overrides": lines[0]["overrides"], "config_id": cid, "mean_score": list(mean),
-                            "seeds": sorted(r["seed"] for r in lines)}
+            best[solver] = {"overrides": lines[0]["overrides"], "config_id": cid, "generator": who,
+                            "mean_score": list(mean), "seeds": sorted(r["seed"] for r in lines)}
     return best
 
 

@@ -25,20 +25,24 @@ def test_bad_grid_names_the_problem(items, message):
         parse_grid(items)
 
 
-def test_score_orders_modes_then_quality_then_kl():
+def test_score_orders_modes_then_quality_then_kl_of_the_best_generator():
     a = {"ema": {"modes": 8, "high_quality": 0.90, "kl": 0.01}}
     b = {"ema": {"modes": 7, "high_quality": 0.99, "kl": 0.001}}
     c = {"ema": {"modes": 8, "high_quality": 0.90, "kl": 0.02}}
     assert score(a) > score(b) and score(a) > score(c)
     assert score({"G": {"classes": 10, "kl": 0.1, "frechet": 5.0}}) > score({"G": {"classes": 9, "kl": 0.0}})
+    # an average that collapsed to the centre does not hide a live generator that covers the ring
+    both = {"G": {"modes": 7, "high_quality": 0.6, "kl": 0.4}, "ema": {"modes": 0, "high_quality": 0.0}}
+    assert score(both) == ((7, 0.6, -0.4), "G")
 
 
 def test_best_configuration_is_the_best_mean_over_seeds():
-    lines = [{"solver": "simgd", "config_id": cid, "overrides": {"lr": lr}, "seed": seed, "score": [m, hq, 0.0]}
+    lines = [{"solver": "simgd", "config_id": cid, "overrides": {"lr": lr}, "seed": seed,
+              "evaluation": {"step": 10, "G": {"modes": m, "high_quality": hq, "kl": 0.0}}}
              for cid, lr, seed, m, hq in [("a", 1, 0, 8, 0.9), ("a", 1, 1, 6, 0.9),    # mean 7
                                           ("b", 2, 0, 7, 0.95), ("b", 2, 1, 7.5, 0.9)]]  # mean 7.25
     best = best_configurations(lines)["simgd"]
-    assert best["overrides"] == {"lr": 2} and best["seeds"] == [0, 1]
+    assert best["overrides"] == {"lr": 2} and best["seeds"] == [0, 1] and best["generator"] == "G"
     assert best["mean_score"][0] == pytest.approx(7.25)
 
 
