@@ -28,8 +28,8 @@ from gan.config_checks import (AMP_NAMES, DATA_NAMES, LOSS_NAMES, MODEL_NAMES, N
 __all__ = ["main", "build_parser"]
 
 #: What --help says of an option whose default is not a TrainConfig field's.
-_OTHER_DEFAULTS = {"data_options": "none", "model_options": "none", "solver_options": "the recipe's, see below",
-                   "out": "runs/DATA-SOLVER-seedSEED", "resume": "none: a new run", "progress": "a progress bar",
+_OTHER_DEFAULTS = {"data_options": "none", "model_options": "none", "out": "runs/DATA-SOLVER-seedSEED",
+                   "resume": "none: a new run", "progress": "progress shown",
                    "data_root": "the data set's own", "threads": "torch's setting", "amp": "off",
                    "uniform_average_from": "off", "image_size": "from the recipe"}
 
@@ -165,7 +165,10 @@ def _show_defaults(t: argparse.ArgumentParser) -> None:
         dest = action.dest
         if action.help is None or action.help == argparse.SUPPRESS or dest == "help":
             continue
-        if dest in _OTHER_DEFAULTS:
+        if dest == "solver_options":
+            shown = "from the recipe; ring + consensus: " + ", ".join(f"{k}={v}" for k, v in
+                                                                    example.solver_options.items())
+        elif dest in _OTHER_DEFAULTS:
             shown = _OTHER_DEFAULTS[dest]
         elif dest in RECIPE_FIELDS:
             value = getattr(example, dest)
