@@ -1,10 +1,12 @@
-"""Write one documentation page per solver, docs/solver/<name>.md, from the code itself.
+"""One documentation page per solver, generated from the code itself.
 
-    python docs/make_solver_pages.py            # rewrite the pages
-    python docs/make_solver_pages.py --check    # exit 1 if a committed page differs (CI runs this)
+The site builds them at every ``mkdocs build`` (docs/hooks.py calls :func:`pages`);
+to read them without building the site:
+
+    python docs/make_solver_pages.py OUT_DIR     # writes OUT_DIR/<name>.md for every solver
 
 Everything on a page but the paper reference and the one-line "when it converges" note is
-taken from the code when the command runs: the update rule is the solver class's docstring,
+taken from the code when the pages are made: the update rule is the solver class's docstring,
 the options table is the class's ``defaults`` with the error the solver raises for an invalid
 value (so the allowed values are the ones the code checks), the cost is counted while the
 solver steps (gradient evaluations, backward passes and Jacobian products per step), and the
@@ -26,7 +28,6 @@ import equilib as eq
 from equilib import diagnostics as dg
 from equilib.compare.run import counting
 
-OUT = Path(__file__).parent / "solver"
 STEPS = 10
 PRODUCTS = ("jvp", "vjp", "jvp_forward", "block_jvp", "block_vjp")
 
@@ -211,23 +212,25 @@ def page(name: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
+def pages() -> dict[str, str]:
+    """{solver name: page text} for every solver in ``equilib.SOLVERS``."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    check = "--check" in argv
-    OUT.mkdir(exist_ok=True)
-    stale = []
-    for name in eq.SOLVERS:
-        text = page(name)
-        path = OUT / f"{name}.md"
-        if check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(str(path))
-        else:
-            path.write_text(text)
-    if stale:
-        print("out of date (run python docs/make_solver_pages.py):", ", ".join(stale))
-        return 1
-    print(("checked " if check else "wrote ") + f"{len(eq.SOLVERS)} pages in {OUT}")
+    try:
+        return {name: page(name) for name in eq.SOLVERS}
+    finally:
+        torch.set_num_threads(threads)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python docs/make_solver_pages.py OUT_DIR", file=sys.stderr)
+        return 2
+    out = Path(argv[0])
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in pages().items():
+        (out / f"{name}.md").write_text(text)
+    print(f"wrote {len(eq.SOLVERS)} pages in {out}")
     return 0
 
 

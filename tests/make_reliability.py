@@ -71,7 +71,7 @@ def hypothesis_counts() -> tuple[list[tuple[str, int, int, int]], str, float]:
             current = head.group(1)
             rows.setdefault(current, [0, 0, 0])
             continue
-        counts = re.search(r"(\d+) passing examples?, (\d+) failing examples?, (\d+) invalid examples?", line)
+        counts = re.search(r"(\d+) passing(?: examples?)?, (\d+) failing(?: examples?)?,(?: and)? (\d+) invalid", line)
         if counts and current:
             for k in range(3):
                 rows[current][k] += int(counts.group(k + 1))
@@ -124,6 +124,7 @@ def page() -> str:
     hyp, hyp_line, hyp_seconds = hypothesis_counts()
     kills, kill_line, kill_seconds = kill_tests()
     found = switches_in_source()
+    cuda_rng = any("cuda.get_rng_state" in p.read_text() for p in ROOT.glob("gan/**/*.py"))
     resumable = re.search(r"RESUMABLE_CHANGES\s*=\s*\(([^)]*)\)", (ROOT / "gan/config.py").read_text())
     lines = [
         "# Reliability",
@@ -201,8 +202,12 @@ def page() -> str:
         "what PyTorch documents (its *Reproducibility* notes) and what equilib does about it.",
         "",
         "- Deterministic on CUDA: the same kernels on the same GPU, driver and torch version give the same result "
-        "for most element-wise and matrix operations once the switches below are set; the run's random streams "
-        "(data, noise, torch's generator) are checkpointed and seeded on every device.",
+        "for most element-wise and matrix operations once the switches below are set. The run's data and noise "
+        "streams are CPU `torch.Generator`s (gan/building.py), so the batches and latents drawn are the same "
+        "numbers on every device, and they are checkpointed with torch's global CPU generator. "
+        + ("CUDA's own generator is saved too." if cuda_rng else
+           "CUDA's own generator is not saved in checkpoints (nothing in `gan/` calls `torch.cuda.get_rng_state`), "
+           "so code drawing random numbers on the GPU itself would not resume identically."),
         "- Not deterministic by default on CUDA: operations built on atomic adds (`index_add_`, `scatter_add_`, "
         "embedding and some pooling and interpolation backward passes), cuDNN's convolution and transposed "
         "convolution backward passes (the DCGAN models), cuBLAS matrix products in their default workspace "
