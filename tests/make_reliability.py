@@ -83,7 +83,8 @@ def kill_tests() -> tuple[list[tuple[str, str, int, bool]], str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         xml = Path(tmp) / "kills.xml"
         start = datetime.datetime.now()
-        done = pytest("-q", KILL_FILE, f"--junitxml={xml}")
+        # record_property needs the xunit1 flavour (with xunit2 pytest warns, and warnings are errors here)
+        done = pytest("-q", KILL_FILE, "-o", "junit_family=xunit1", f"--junitxml={xml}")
         seconds = (datetime.datetime.now() - start).total_seconds()
         rows = []
         for case in ET.parse(xml).getroot().iter("testcase"):
@@ -160,7 +161,7 @@ def page() -> str:
         "",
         "## Kill tests",
         "",
-        f"`python -m pytest {KILL_FILE} --junitxml=...`: {kill_line} in {kill_seconds:.0f} s. Each test SIGKILLs "
+        f"`python -m pytest {KILL_FILE} -o junit_family=xunit1 --junitxml=...`: {kill_line} in {kill_seconds:.0f} s. Each test SIGKILLs "
         "a training run at random moments (during steps, evaluations and checkpoint writes), resumes it each "
         "time, and compares the finished run with one never killed: checkpoint, metrics, plots and samples "
         "bit for bit. A run is lost when it could not be resumed to that identical result.",
