@@ -1,4 +1,4 @@
-"""The ``gan`` command: ``gan train`` and ``gan sample``.
+"""The ``gan`` command: ``gan train``, ``gan sample``, ``gan compare`` and ``gan sweep``.
 
     gan train --data ring --solver consensus --steps 20000 --seed 0 --out runs/ring
     gan train --data ring --solver sga --solver-option lam=0.5 --solver-option align=false
@@ -152,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="seed of the latent noise (default 0)")
     s.add_argument("--which", choices=("G", "ema", "uniform"), default=None,
                    help="which generator (default: the EMA one if the run used EMA, else G)")
+    from gan.compare.cli import add_parser as add_compare
+    from gan.sweep import add_parser as add_sweep
+    add_compare(sub)
+    add_sweep(sub)
     return parser
 
 
@@ -187,11 +191,33 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gan`` console script; returns the exit status."""
     parser = build_parser()
-    args = vars(parser.parse_args(argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    namespace = parser.parse_args(argv)
+    args = vars(namespace)
     command = args.pop("command")
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
+        if command in ("compare", "sweep"):
+            return _report(command, namespace, argv[1:])
         return _run(command, args)
+
+
+def _report(command: str, args: argparse.Namespace, argv: list[str]) -> int:
+    """``gan compare`` and ``gan sweep``: their errors are one line with exit status 2, like train's."""
+    from gan.checkpoint import CheckpointError
+    from gan.compare.cli import run_compare
+    from gan.recipes import RecipeError
+    from gan.runs import RunError
+    from gan.sweep import main_sweep
+    from gan.training import TrainingError
+    try:
+        return run_compare(args, argv) if command == "compare" else main_sweep(args)
+    except TrainingError as e:
+        print(f"gan: error: {e}", file=sys.stderr)
+        return 1
+    except (ConfigError, RecipeError, RunError, CheckpointError, ValueError, TypeError, OSError) as e:
+        print(f"gan: error: {_one_line(e)}", file=sys.stderr)
+        return 2
 
 
 def _run(command: str, args: dict[str, Any]) -> int:
