@@ -83,9 +83,9 @@ WHY = {
         "a full product differentiates the whole backward graph of xi, about twice the work of the first "
         "backward pass; the block products CGD, ACGD and LOLA use are 0.6-0.8x",
     "GAN step <= 1.0x a hand-written loop":
-        "GANGame draws its noise from its own generator and checks the batch on every evaluation, and the "
-        "finiteness check adds one reduction per tensor; fused optimizers, reused noise and torch.compile "
-        "(the issue's ways past 1.0x) are not built yet",
+        "GANGame checks the batch and the latent batch on every evaluation, and the finiteness check adds "
+        "one reduction per tensor; fused optimizers and torch.compile (the issue's ways past 1.0x) are not "
+        "built yet",
     "altgd <= 1.03x hand-written":
         "two field evaluations per step, one per player, each paying the per-call bookkeeping and the "
         "finiteness check (about 30 us each on a 3 ms step)",
