@@ -16,6 +16,11 @@ Rules, with d the direction, t the step count after this step, and the move adde
 - RMSprop: s = alpha s + (1 - alpha) d^2 (centered: minus the square of the running mean of d);
   move = -eta d / (sqrt(s) + eps), or through a momentum buffer.
 - Adagrad: s = s + d^2; move = -eta / (1 + (t - 1) lr_decay) d / (sqrt(s) + eps).
+
+Every rule acts coordinate by coordinate, so the Jacobian of one step
+(theta, d, state) -> (move, new state) is made of diagonal blocks: :meth:`FunctionalStep.jacobian_diagonals`
+takes them by forward-mode differentiation of :meth:`FunctionalStep.update` itself (one
+``torch.func.jvp`` per input), which is how equilib's update maps linearise every base step.
 """
 
 from __future__ import annotations
@@ -49,6 +54,51 @@ class FunctionalStep:
         if kind not in self.KINDS:
             raise SolverError(f"no functional step for {kind!r}; known: {list(self.KINDS)}")
         self.kind, self.hyper = kind, dict(hyper)
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        """The state tensors the rule keeps per parameter, in a fixed order (the step count aside)."""
+        h = self.hyper
+        if self.kind == "sgd":
+            return ("momentum_buffer",) if h["momentum"] else ()
+        if self.kind == "adam":
+            return ("exp_avg", "exp_avg_sq")
+        if self.kind == "rmsprop":
+            return ("square_avg",) + (("grad_avg",) if h["centered"] else ()) \
+                + (("momentum_buffer",) if h["momentum"] else ())
+        return ("sum",)
+
+    @property
+    def linear(self) -> bool:
+        """Whether (theta, d, state) -> (move, new state) is linear (SGD), so its Jacobian is the same
+        at every point, direction and state; the adaptive rules' Jacobians change with all three."""
+        return self.kind == "sgd"
+
+    def jacobian_diagonals(self, param: Tensor, direction: Tensor, state: State) -> Tensor:
+        """The Jacobian of one step of one parameter tensor, (theta, d, s_1..s_k) -> (move, s_1'..s_k')
+        over :attr:`slots`, as a tensor of shape (1 + k, 2 + k, *param.shape): entry [o, i] is the
+        diagonal of d output_o / d input_i (every rule is coordinate-wise, so the blocks are diagonal).
+
+        Forward mode on :meth:`update` itself, one ``torch.func.jvp`` per input. A slot missing from
+        ``state`` (before the first step) is taken as zeros, the rules' own start (torch's SGD with
+        dampening is the exception: its first step skips the dampening, and the map given is that
+        of every later step).
+        """
+        slots = self.slots
+        step = {k: v for k, v in state.items() if k not in slots}
+        values = [state[k] if k in state else torch.zeros_like(param) for k in slots]
+
+        def one_step(p, d, *slot_values):
+            moves, states = self.update([p], [d], [{**step, **dict(zip(slots, slot_values))}])
+            return (moves[0],) + tuple(states[0][k] for k in slots)
+
+        primals = (param, direction, *values)
+        columns = []
+        for i in range(len(primals)):
+            tangents = tuple(torch.ones_like(t) if j == i else torch.zeros_like(t) for j, t in enumerate(primals))
+            _, out = torch.func.jvp(one_step, primals, tangents)
+            columns.append(torch.stack(out))
+        return torch.stack(columns, dim=1)
 
     @classmethod
     def of(cls, optimizer: torch.optim.Optimizer) -> FunctionalStep:

@@ -72,3 +72,42 @@ def test_unsupported_optimizer_refused():
     opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.1, amsgrad=True)
     with pytest.raises(eq.SolverError, match="does not support maximize or amsgrad"):
         FunctionalStep.of(opt)
+
+
+@pytest.mark.parametrize("cls,options", CASES, ids=lambda c: getattr(c, "__name__", str(c)))
+def test_jacobian_diagonals_are_the_whole_jacobian(cls, options):
+    """The rules are coordinate-wise: the diagonals from forward mode are the full Jacobian of
+    (theta, d, slots) -> (move, slots') taken by reverse mode (torch.func.jacrev), and nothing is off the diagonal."""
+    g = torch.Generator().manual_seed(1)
+    live = [torch.nn.Parameter(torch.randn(5, generator=g, dtype=torch.float64))]
+    opt = cls(live, lr=0.05, **options)
+    for _ in range(2):  # a state with every slot filled
+        live[0].grad = torch.randn(5, generator=g, dtype=torch.float64)
+        opt.step()
+    rule = FunctionalStep.of(opt)
+    state = rule.state_of(opt, live)[0]
+    slots = rule.slots
+    assert set(slots) <= set(state)
+    step = {k: v for k, v in state.items() if k not in slots}
+    p, d = live[0].detach().clone(), torch.randn(5, generator=g, dtype=torch.float64)
+
+    def one_step(p, d, *values):
+        moves, states = rule.update([p], [d], [{**step, **dict(zip(slots, values))}])
+        return torch.stack([moves[0]] + [states[0][k] for k in slots])
+
+    full = torch.func.jacrev(one_step, argnums=tuple(range(2 + len(slots))))(p, d, *[state[k] for k in slots])
+    diagonals = rule.jacobian_diagonals(p, d, state)
+    assert diagonals.shape == (1 + len(slots), 2 + len(slots), 5)
+    for i, block in enumerate(full):  # block: (outputs, 5, 5) for input i
+        for o in range(1 + len(slots)):
+            torch.testing.assert_close(block[o], torch.diag(diagonals[o, i]), rtol=1e-12, atol=1e-15)
+
+
+def test_slots_and_linearity():
+    p = [torch.nn.Parameter(torch.zeros(2))]
+    assert FunctionalStep.of(eq.SGD(p, lr=0.1)).slots == () and FunctionalStep.of(eq.SGD(p, lr=0.1)).linear
+    assert FunctionalStep.of(eq.SGD(p, lr=0.1, momentum=0.3)).slots == ("momentum_buffer",)
+    adam = FunctionalStep.of(torch.optim.Adam(p, lr=0.1))
+    assert adam.slots == ("exp_avg", "exp_avg_sq") and not adam.linear
+    rms = FunctionalStep.of(torch.optim.RMSprop(p, lr=0.1, centered=True, momentum=0.2))
+    assert rms.slots == ("square_avg", "grad_avg", "momentum_buffer")

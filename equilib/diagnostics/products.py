@@ -5,7 +5,7 @@ loss over all parameters) for a (d, m) float64 matrix V, either from dense matri
 (small games: built once with batched backward passes) or column by column from
 :class:`equilib.Field` products (matrix-free: J v by double backward, J^T v by one
 backward, H_i v by differentiating ``Field.gradient(i, create_graph=True)`` again).
-The update maps in :mod:`equilib.diagnostics.update_maps` are written once on top of it.
+The solvers' update maps (``Solver.update_map``, :mod:`equilib.solvers.linear_map`) are written once on top of it.
 """
 
 from __future__ import annotations

@@ -30,9 +30,9 @@ from equilib import vec
 from equilib.diagnostics.errors import DiagnosticsError
 from equilib.diagnostics.jacobian import preserved
 from equilib.diagnostics.products import Products
-from equilib.diagnostics.spectrum import _CountingOperator, arnoldi, arnoldi_jacobian, check_k, check_which, \
+from equilib.diagnostics.spectrum import arnoldi_jacobian, check_k, check_which, \
     jacobian_operator, sort_eigenvalues
-from equilib.diagnostics.update_maps import DENSE_AUTO_LIMIT, check_base, map_for
+from equilib.diagnostics.update_maps import DENSE_AUTO_LIMIT, check_solver, map_for, map_radius
 from equilib.field import Field
 from equilib.solvers.base import Solver
 
@@ -110,7 +110,7 @@ class Recorder:
         dense = d <= DENSE_AUTO_LIMIT if self.dense is None else self.dense
         radius_ok = True
         try:
-            check_base(solver)
+            check_solver(solver)
         except DiagnosticsError:
             if self.want_radius:
                 raise
@@ -132,11 +132,7 @@ class Recorder:
         row["eigenvalues"] = [complex(z) for z in ev.tolist()]
         if radius_ok and self.want_radius is not False:
             n, apply = map_for(solver, P)
-            if dense:
-                row["spectral_radius"] = float(torch.linalg.eigvals(apply(torch.eye(n, dtype=torch.float64))).abs().max())
-            else:
-                M = _CountingOperator(n, lambda x: apply(torch.from_numpy(x).reshape(-1, 1))[:, 0].numpy())
-                row["spectral_radius"] = float(np.abs(arnoldi(M, 2, "LM", self.tol, self.maxiter, self.ncv)).max())
+            row["spectral_radius"] = map_radius(n, apply, dense, 2, self.tol, self.maxiter, self.ncv)
         now = [t.detach().clone() for t in game.parameters()]
         if self._previous is not None:
             row["distance"] = float(vec.norm([a - b for a, b in zip(now, self._previous)]))

@@ -25,7 +25,7 @@ from torch import Tensor
 from equilib.diagnostics.errors import DiagnosticsError
 from equilib.diagnostics.jacobian import dense_size_check
 from equilib.diagnostics.products import Products
-from equilib.diagnostics.update_maps import map_for
+from equilib.diagnostics.update_maps import map_for, map_radius, map_size
 from equilib.game import Game
 from equilib.solvers import SOLVERS, make_solver
 
@@ -130,18 +130,17 @@ def step_size_scan(game_or_eigenvalues: Game | Tensor, solvers, etas, *args, rat
         raise DiagnosticsError("step_size_scan takes an equilib.Game or a complex tensor of eigenvalues, "
                                f"got {type(game_or_eigenvalues).__name__}")
     game = game_or_eigenvalues
-    d = game.num_parameters()
-    dense_size_check(game, 2 * d if any(n == "optimistic" for _, n, _ in specs) else d, max_bytes,
-                     "dense update map for the step-size scan")
     ratio = {p: 1.0 for p in game.players} if ratios is None else dict(ratios)
     if set(ratio) != set(game.players):
         raise DiagnosticsError(f"ratios must name every player {list(game.players)}, got {sorted(ratio)}")
+
+    def solver_at(name: str, options: dict, e: float):
+        return make_solver(name, game, lr={p: e * ratio[p] for p in game.players}, **options)
+
+    sizes = [map_size(solver_at(name, options, grid[0])) for _, name, options in specs]
+    dense_size_check(game, max(sizes), max_bytes, "dense update map for the step-size scan")
     P = Products(game, args, dense=True, eval_mode=eval_mode)
     for label, name, options in specs:
-        values = []
-        for e in grid:
-            solver = make_solver(name, game, lr={p: e * ratio[p] for p in game.players}, **options)
-            n, apply = map_for(solver, P)
-            values.append(float(torch.linalg.eigvals(apply(torch.eye(n, dtype=torch.float64))).abs().max()))
-        result.rho[label] = np.array(values)
+        result.rho[label] = np.array([map_radius(*map_for(solver_at(name, options, e), P), dense=True)
+                                      for e in grid])
     return result

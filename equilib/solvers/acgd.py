@@ -50,6 +50,9 @@ class ACGD(Solver):
     """
 
     name = "acgd"
+    no_update_map = ("its per-coordinate steps are state (running averages v of squared gradients) that keeps "
+                     "changing even at an equilibrium, where v decays by beta per step and the steps grow towards "
+                     "lr/eps, so no fixed one-step map predicts its convergence; cgd (per-player lr) has one")
     defaults = {"beta": 0.99, "eps": 1e-5, "tol": 1e-6, "atol": 1e-10, "max_iter": 100, "warm_start": True}
 
     def __init__(self, game, lr, optimizer: Any = None, optimizer_options=None, **options: Any):

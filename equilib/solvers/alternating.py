@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from equilib.solvers.base import Solver, check_number, per_player
+from equilib.solvers.linear_map import BaseStepJacobian, NoUpdateMap
 
 
 class AltGD(Solver):
@@ -42,3 +43,27 @@ class AltGD(Solver):
                 self._restore(snapshot)
             raise
         return losses
+
+    def check_update_map(self, adaptive=False):
+        rules = super().check_update_map(adaptive)
+        for p, rule in rules.items():
+            if not rule.linear:
+                raise NoUpdateMap(f"player {p!r} of solver 'altgd' uses base optimizer "
+                                  f"{type(self.optimizers[p]).__name__}: an adaptive step's map depends on the "
+                                  "direction at each intermediate point of altgd's step, which the map does not "
+                                  "evaluate; use the SGD base (momentum allowed)")
+        return rules
+
+    def update_map(self, products, adaptive=False, direction=None):
+        """Per player p in order, ``steps[p]`` times, the base step of p alone with direction map P_p J
+        (J frozen): plain SGD gives the product of (I - eta_p P_p J) (first player applied first); heavy ball
+        b_p <- beta_p b_p + (J theta)_p, theta_p <- theta_p - eta_p b_p on the state (theta, b)."""
+        P = products
+        base = BaseStepJacobian(self, P, self.check_update_map(adaptive))
+        stages = [P.mask([p])[:, None] for p in self.game.players for _ in range(self.inner_steps[p])]
+
+        def apply(V):
+            for m in stages:
+                V = base.apply(V, lambda X, m=m: m * P.J(X), mask=m)
+            return V
+        return base.size, apply

@@ -21,6 +21,7 @@ from equilib.field import Field, check_finite
 from equilib.game import Game
 from equilib.optim import SGD, make_optimizer, optimizer_class
 from equilib.solvers.divergence import NonFinitePolicy
+from equilib.solvers.linear_map import LinearizedStep
 from equilib.solvers.options import LearningRates, check_number, per_player, positive
 
 __all__ = ["Solver", "check_number", "per_player"]
@@ -28,8 +29,10 @@ __all__ = ["Solver", "check_number", "per_player"]
 Vector = list[Tensor]
 
 
-class Solver:
-    """Base class. Subclasses set ``name``, ``defaults`` (their options) and ``_step``.
+class Solver(LinearizedStep):
+    """Base class. Subclasses set ``name``, ``defaults`` (their options) and ``_step``, or, when
+    they move once per step, ``_direction`` (the step is then the base step with that direction)
+    and ``direction_map`` (its Jacobian, for the update map; :mod:`equilib.solvers.linear_map`).
 
     Args:
         game: the :class:`equilib.Game` to solve.
@@ -114,7 +117,9 @@ class Solver:
         """Validate ``self.options``; raise :class:`SolverError` naming the option."""
 
     def _step(self, args: tuple) -> dict[str, Tensor]:
-        raise NotImplementedError  # pragma: no cover - abstract
+        losses, direction = self._direction(args)
+        self.apply(direction)
+        return losses
 
     def _extra_state(self) -> dict[str, Any]:
         """Solver state beyond the base optimizers (e.g. a previous update)."""

@@ -117,17 +117,46 @@ class CGD(Solver):
     def _check_options(self):
         check_krylov_options(self)
 
-    def _step(self, args):
+    def _solve(self, args):
+        """(field, dx, direction d = -(dx / eta_x, dy / eta_y)) at the current point."""
         px, py = self.game.players
         ex, ey = self.lr[px], self.lr[py]
         f = self.field(args, create_graph=True)
         x0 = self.previous if self.options["warm_start"] else None
         dx, dy = bilinear_nash(f, ex, ey, self, x0)
         like = vec.detach(f.xi)
-        self.apply(vec.unflatten(dx / -ex, like[self.game.slice(px)])
-                   + vec.unflatten(dy / -ey, like[self.game.slice(py)]))
+        return f, dx, (vec.unflatten(dx / -ex, like[self.game.slice(px)])
+                       + vec.unflatten(dy / -ey, like[self.game.slice(py)]))
+
+    def _direction(self, args):
+        f, _, direction = self._solve(args)
+        return f.losses, direction
+
+    def _step(self, args):
+        f, dx, direction = self._solve(args)
+        self.apply(direction)
         self.previous = dx.detach()
         return f.losses
+
+    def direction_map(self, P):
+        """L v = -(dx' / eta_x, dy' / eta_y), the linearised local Nash move: with r = (J v)_x - eta_y J_xy (J v)_y,
+        dx' = -eta_x N r, N = (I - eta_x eta_y J_xy J_yx)^-1, dy' = -eta_y ((J v)_y + J_yx dx')."""
+        px, py = self.game.players
+        ex, ey = self.lr[px], self.lr[py]
+        mx, my = P.mask([px])[:, None], P.mask([py])[:, None]
+        (_, lo, hi) = P.ranges[0]
+
+        def jxy(W):  # J_xy w_y, as a full-d vector supported on x
+            return mx * P.J(my * W)
+
+        def jyx(W):
+            return my * P.J(mx * W)
+
+        def L(V):
+            JV = P.J(V)
+            nx = P.solve(lambda Z: Z - ex * ey * jxy(jyx(Z)), mx * JV - ey * jxy(JV), lo, hi)
+            return nx + my * JV + jyx(-ex * nx)
+        return L
 
     def _extra_state(self):
         return {"previous": self.previous}

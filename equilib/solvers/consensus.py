@@ -29,11 +29,19 @@ class Consensus(Solver):
     def _check_options(self):
         _nonneg(self, "gamma")
 
-    def _step(self, args):
+    def _direction(self, args):
         f = self.field(args, create_graph=True)
         xi = vec.detach(f.xi)
-        self.apply(vec.add(xi, f.vjp(xi), alpha=self.options["gamma"]))
-        return f.losses
+        return f.losses, vec.add(xi, f.vjp(xi), alpha=self.options["gamma"])
+
+    def direction_map(self, P):
+        """L = J + gamma J^T J (J frozen): with plain SGD, M = I - D (J + gamma J^T J)."""
+        gamma = float(self.options["gamma"])
+
+        def L(V):
+            JV = P.J(V)
+            return JV + gamma * P.JT(JV)
+        return L
 
 
 class Hamiltonian(Solver):
@@ -44,10 +52,13 @@ class Hamiltonian(Solver):
 
     name = "hamiltonian"
 
-    def _step(self, args):
+    def _direction(self, args):
         f = self.field(args, create_graph=True)
-        self.apply(f.vjp(vec.detach(f.xi)))
-        return f.losses
+        return f.losses, f.vjp(vec.detach(f.xi))
+
+    def direction_map(self, P):
+        """L = J^T J: with plain SGD, M = I - D J^T J."""
+        return lambda V: P.JT(P.J(V))
 
 
 class SGA(Solver):
@@ -67,16 +78,32 @@ class SGA(Solver):
         if not isinstance(self.options["align"], bool):
             raise SolverError(f"align must be True or False, got {self.options['align']!r}")
 
-    def _step(self, args):
+    def aligned_lam(self, xi_jt, at_jt) -> float:
+        """lam, or with ``align`` lam * sign(<xi, J^T xi> <A^T xi, J^T xi> / d + eps), from the two inner products."""
+        lam = self.options["lam"]
+        if not self.options["align"]:
+            return lam
+        s = xi_jt * at_jt / self.game.num_parameters() + self.options["eps"]
+        return lam * float(torch.sign(torch.as_tensor(s)))
+
+    def _direction(self, args):
         f = self.field(args, create_graph=True)
         xi = vec.detach(f.xi)
         jt = f.vjp(xi)
         jv = f.jvp(xi) if f.zero_sum else f.jvp_forward(xi)  # the cheaper path for one product (measured)
         at = vec.scale(vec.add(jt, jv, alpha=-1.0), 0.5)
-        lam = self.options["lam"]
+        lam = self.aligned_lam(vec.dot(xi, jt), vec.dot(at, jt)) if self.options["align"] else self.options["lam"]
+        return f.losses, vec.add(xi, at, alpha=lam)
+
+    def direction_map(self, P):
+        """L = J + lam' A^T J, A^T = (J^T - J)/2, lam' aligned as the solver does at this point (held fixed)."""
+        lam = float(self.options["lam"])
         if self.options["align"]:
-            d = self.game.num_parameters()
-            s = vec.dot(xi, jt) * vec.dot(at, jt) / d + self.options["eps"]
-            lam = lam * float(torch.sign(s))
-        self.apply(vec.add(xi, at, alpha=lam))
-        return f.losses
+            xi = P.xi[:, None]
+            jt, jx = P.JT(xi), P.J(xi)
+            lam = self.aligned_lam((xi * jt).sum(), ((jt - jx) / 2 * jt).sum())
+
+        def L(V):
+            JV = P.J(V)
+            return JV + lam * (P.JT(JV) - P.J(JV)) / 2
+        return L

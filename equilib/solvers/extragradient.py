@@ -33,3 +33,19 @@ class Extragradient(Solver):
         self._restore((before[0], statistics, None, None), solver_state=False)
         self.apply(f1.xi, checked=True)
         return f0.losses
+
+    def check_update_map(self, adaptive=False):
+        rules = super().check_update_map(adaptive)
+        self.plain_sgd_only(rules, "its step moves the base optimizer twice")
+        return rules
+
+    def update_map(self, products, adaptive=False, direction=None):
+        """M = I - D J + D J D J (J frozen), written for the plain SGD base."""
+        self.check_update_map(adaptive)
+        P = products
+        D = P.per_player(dict(self.lr))[:, None]
+
+        def apply(V):
+            W = V - D * P.J(V)
+            return V - D * P.J(W)
+        return P.d, apply

@@ -74,11 +74,32 @@ class LOLA(Solver):
         xi, shift, chi = self._terms(f, separate=True)
         return xi, vec.add(xi, shift, alpha=-1.0), chi
 
-    def _step(self, args):
+    def _direction(self, args):
         f = self.field(args, create_graph=True)
         xi, shift_and_chi, _ = self._terms(f, separate=False)
-        self.apply(vec.add(xi, shift_and_chi, alpha=-1.0))
-        return f.losses
+        return f.losses, vec.add(xi, shift_and_chi, alpha=-1.0)
+
+    def direction_map(self, P, shaping: float = 1.0):
+        """L v = J v - H_o D_alpha J v - shaping * sum_i P_i J^T ((I - P_i) D_alpha H_i v) (J, H_i frozen;
+        H_i the Hessian of player i's loss, P_i the projection on its block, H_o = J without its diagonal blocks)."""
+        game = self.game
+        Da = P.per_player(self._alpha())[:, None]
+        masks = {p: P.mask([p])[:, None] for p in game.players}
+
+        def H_o(W):
+            out = P.J(W)
+            for m in masks.values():
+                out = out - m * P.J(m * W)
+            return out
+
+        def L(V):
+            JV = P.J(V)
+            direction = JV - H_o(Da * JV)
+            if shaping:
+                for p, m in masks.items():
+                    direction = direction - shaping * m * P.JT((1 - m) * Da * P.H(p, V))
+            return direction
+        return L
 
 
 class SOS(LOLA):
@@ -106,9 +127,15 @@ class SOS(LOLA):
         p2 = xi_norm2 if xi_norm2 < self.options["b"] ** 2 else 1.0
         return min(p1, p2)
 
-    def _step(self, args):
+    def _direction(self, args):
         f = self.field(args, create_graph=True)
         xi, lookahead, chi = self.terms(f)
         self.last_p = self.shaping_scale(xi, lookahead, chi)
-        self.apply(vec.add(lookahead, chi, alpha=-self.last_p))
-        return f.losses
+        return f.losses, vec.add(lookahead, chi, alpha=-self.last_p)
+
+    def direction_map(self, P, shaping: float | None = None):
+        """LOLA's L with the shaping term scaled by SOS's p at this point, held fixed: exact at fixed points
+        (p = |xi|^2 and its gradient vanish with xi, leaving look-ahead's map) and where p is locally constant."""
+        if shaping is None:
+            shaping = self.shaping_scale(*self.terms(P.field))
+        return super().direction_map(P, shaping)

@@ -42,3 +42,26 @@ class Optimistic(Solver):
         self.previous = None if prev is None else [
             p.to(device=t.device, dtype=t.dtype).clone() for p, t in zip(prev, self.game.parameters())
         ]
+
+    def check_update_map(self, adaptive=False):
+        rules = super().check_update_map(adaptive)
+        self.plain_sgd_only(rules, "its step combines two moves of the base optimizer")
+        return rules
+
+    def update_map_size(self, adaptive=False):
+        self.check_update_map(adaptive)
+        return 2 * self.game.num_parameters()
+
+    def update_map(self, products, adaptive=False, direction=None):
+        """M = [[I - 2 D J, D J], [I, 0]] on the state (theta_t, theta_{t-1}) (J frozen), for the plain SGD base."""
+        self.check_update_map(adaptive)
+        P = products
+        D = P.per_player(dict(self.lr))[:, None]
+        d = P.d
+
+        def apply(V):
+            X, Y = V[:d], V[d:]
+            JXY = P.J(torch.cat([X, Y], dim=1))
+            JX, JY = JXY[:, :X.shape[1]], JXY[:, X.shape[1]:]
+            return torch.cat([X - 2 * D * JX + D * JY, X], dim=0)
+        return 2 * d, apply

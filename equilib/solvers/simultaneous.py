@@ -14,7 +14,15 @@ class SimGD(Solver):
 
     name = "simgd"
 
-    def _step(self, args):
+    def _direction(self, args):
         f = self.field(args)
-        self.apply(f.xi, checked=True)
-        return f.losses
+        return f.losses, f.xi
+
+    def _step(self, args):
+        losses, xi = self._direction(args)
+        self.apply(xi, checked=True)  # xi was checked with its field
+        return losses
+
+    def direction_map(self, products):
+        """L = J: with plain SGD, M = I - D J."""
+        return products.J

@@ -6,6 +6,7 @@ from equilib.errors import SolverError
 from equilib.field import Field
 from equilib.functional_step import FunctionalStep
 from equilib.solvers.base import Solver, check_number, per_player
+from equilib.solvers.linear_map import NoUpdateMap
 
 
 class Unrolled(Solver):
@@ -70,14 +71,13 @@ class Unrolled(Solver):
             return out
         return step
 
-    def _step(self, args):
+    def _direction(self, args):
         game = self.game
         first, others = game.players[0], game.players[1:]
         k = self.options["unroll_steps"]
         if k == 0:
             f = self.field(args)
-            self.apply(f.xi)
-            return f.losses
+            return f.losses, f.xi
         # xi of the others at theta, with its graph: their own update and inner step 0
         f = self.field(args, create_graph=True, players=others)
         unroll_lr = per_player(self.options["unroll_lr"] or self.lr, game.players, "unroll_lr")
@@ -93,5 +93,50 @@ class Unrolled(Solver):
                 inner_xi = inner.xi[head.stop:]
             phi = step_rule(phi, inner_xi)
         outer = self.field(args, tensors=x + phi, players=[first])  # d/dx L_1(x, phi_k(x))
-        self.apply(outer.xi[head] + [t.detach() for t in f.xi[head.stop:]])
-        return f.losses
+        return f.losses, outer.xi[head] + [t.detach() for t in f.xi[head.stop:]]
+
+    def check_update_map(self, adaptive=False):
+        rules = super().check_update_map(adaptive)
+        if self.options["unroll_optimizer"] == "same" and self.options["unroll_steps"] > 0:
+            for p in self.game.players[1:]:
+                h = rules[p].hyper
+                if rules[p].kind != "sgd" or h["momentum"] or h["weight_decay"]:
+                    what = "a momentum" if rules[p].kind == "sgd" and h["momentum"] else "an adaptive or decaying"
+                    raise NoUpdateMap(f"the update map of unrolled whose inner steps copy {what} base step "
+                                      "(unroll_optimizer='same') is not derived; use unroll_optimizer='sgd'")
+        return rules
+
+    def direction_map(self, P):
+        """Linearised inner steps phi_{j+1} = phi_j - U xi_phi: dphi_{j+1} = B dphi_j - U J_phix dx, B = I - U J_phiphi,
+        so dphi_k = B^k dphi + G dx, G = -S_k U J_phix, S_k = sum_{j<k} B^j; then
+        L v = ((J (v_x, dphi_k))_x + G^T (H_1 (v_x, dphi_k))_phi, (J v)_phi), H_1 the first player's Hessian."""
+        game = self.game
+        first, others = game.players[0], game.players[1:]
+        k = int(self.options["unroll_steps"])
+        if k == 0:
+            return P.J
+        unroll = per_player(self.options["unroll_lr"] or self.lr, game.players, "unroll_lr")  # as the step
+        mh, mo = P.mask([first])[:, None], P.mask(others)[:, None]
+        U = P.per_player(unroll)[:, None] * mo
+
+        def B(W):  # (I - U J_phiphi) w on phi
+            return W - U * P.J(mo * W)
+
+        def BT(W):  # (I - J_phiphi^T U) w
+            return W - mo * P.JT(U * W)
+
+        def S(W, op):  # sum_{j<k} op^j w (Horner)
+            s = W
+            for _ in range(k - 1):
+                s = W + op(s)
+            return s
+
+        def L(V):
+            vx, dphi = mh * V, mo * V
+            for _ in range(k):
+                dphi = B(dphi)
+            dphi = dphi - S(U * P.J(vx), B)  # + G v_x
+            Y = vx + dphi
+            GT = -mh * P.JT(U * S(mo * P.H(first, Y), BT))  # G^T (H_1 Y)_phi
+            return mh * P.J(Y) + GT + mo * P.J(V)
+        return L
