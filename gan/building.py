@@ -16,8 +16,10 @@ import numpy as np
 import torch
 
 import equilib as eq
+from gan import parallel
 from gan.averaging import EMA, UniformAverage
 from gan.config import ConfigError, TrainConfig
+from gan.config_checks import flag
 
 __all__ = ["Built", "build", "resolve_device", "seeds", "model_options"]
 
@@ -85,7 +87,8 @@ class Built:
         real = self.data.sample(cfg.batch_size, self.data_generator).to(self.device)
         if cfg.channels_last and real.dim() == 4:
             real = real.contiguous(memory_format=torch.channels_last)
-        return (real, *self.game.step_noise(real.shape[0], self.noise_generator))
+        # every rank draws the global batch from the same streams and keeps its share (gan.parallel)
+        return parallel.share_args((real, *self.game.step_noise(real.shape[0], self.noise_generator)))
 
 
 def seeds(seed: int) -> tuple[int, int, int, int]:
@@ -115,17 +118,23 @@ def build(cfg: TrainConfig) -> Built:
     from gan.game import GANGame
     from gan.models import build_models
 
-    device = resolve_device(cfg.device, cfg.amp, cfg.channels_last)
+    device = resolve_device(parallel.local_device(cfg.device), cfg.amp, cfg.channels_last)
     init_seed, data_seed, noise_seed, _ = seeds(cfg.seed)
     data = load_dataset(cfg.data, root=cfg.data_root, image_size=cfg.image_size, **cfg.data_options)
     if cfg.model == "dcgan" and getattr(data, "kind", None) != "images":
         raise ConfigError(f"model 'dcgan' needs image data; data {cfg.data!r} has shape {tuple(data.shape)}")
     torch.manual_seed(init_seed)
     try:
-        G, D = build_models(cfg.model, data.shape, cfg.latent_dim, **model_options(cfg))
+        options = model_options(cfg)
+        sync_batchnorm = flag("model option sync_batchnorm", options.pop("sync_batchnorm", False))
+        G, D = build_models(cfg.model, data.shape, cfg.latent_dim, **options)
     except ValueError as e:
         raise ConfigError(f"model {cfg.model!r} does not fit data {cfg.data!r} (shape {tuple(data.shape)}): {e}") \
             from None
+    parallel.check_split(cfg.batch_size, len(data) if hasattr(data, "__len__") else None)
+    if sync_batchnorm:
+        parallel.convert_batchnorm(G)
+        parallel.convert_batchnorm(D)
     G.to(device)
     D.to(device)
     if cfg.channels_last:

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from gan import parallel
 from gan.building import Built
 from gan.checkpoint import save_checkpoint
 from gan.config import ConfigError
@@ -84,7 +85,9 @@ class Diagnostics:
     def __call__(self, b: Built, step: int, losses) -> None:
         if step % b.config.diagnostics_every:
             return
-        row = dict(self.recorder.record(step, b.solver, *b.step_args))
+        row = dict(self.recorder.record(step, b.solver, *b.step_args))  # on every rank: its products are collective
+        if not parallel.is_writer():
+            return
         row["eigenvalues"] = [[z.real, z.imag] for z in row.get("eigenvalues", [])]
         with open(self.path, "a") as fh:
             fh.write(json.dumps(jsonable(row)) + "\n")
@@ -99,7 +102,7 @@ class Evaluation:
 
     def __call__(self, b: Built, step: int, losses) -> None:
         cfg = b.config
-        if step % cfg.eval_every and step != cfg.steps:
+        if (step % cfg.eval_every and step != cfg.steps) or not parallel.is_writer():
             return
         rec = {"step": step, "seconds": round(self.session.seconds(), 3),
                "losses": {k: jsonable(v) for k, v in losses.items()}, "nonfinite": nonfinite_counts(b),
@@ -116,7 +119,7 @@ class Progress:
         self.session, self.stream = session, stream if stream is not None else sys.stderr
         cfg = b.config
         self.bar = None
-        self.on = cfg.progress
+        self.on = cfg.progress and parallel.is_writer()
         if self.on and _isatty(self.stream):
             from tqdm.auto import tqdm
 
@@ -159,7 +162,8 @@ class Checkpoints:
 
     def write(self, b: Built, step: int) -> None:
         path = self.session.run / CHECKPOINT
-        save_checkpoint(state(b, step, self.session.seconds()), path, keep=b.config.keep_checkpoints)
+        if parallel.is_writer():  # the state is the same on every rank
+            save_checkpoint(state(b, step, self.session.seconds()), path, keep=b.config.keep_checkpoints)
         self.session.last_checkpoint = (str(path), step)
 
     def __call__(self, b: Built, step: int, losses) -> None:

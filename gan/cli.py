@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -231,6 +232,8 @@ def _run(command: str, args: dict[str, Any]) -> int:
                     args[key] = dict(args[key])
             resume = args.pop("resume", None)
             result = train(resume=resume, **args)
+            if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
+                return 0
             summary = {k: v for k, v in result.metrics.items() if k not in ("losses",)}
             print(f"run folder: {result.run_dir}")
             print(f"steps: {result.steps}, seconds: {result.seconds:.1f}")

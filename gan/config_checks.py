@@ -37,7 +37,7 @@ AMP_NAMES = ("bf16", "fp16")
 NONFINITE_ACTIONS = ("raise", "skip", "rollback")
 MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
 BETA_OPTIMIZERS = ("adam", "adamw")
-FLAG_MODEL_OPTIONS = ("minibatch_discrimination", "spectral_norm")
+FLAG_MODEL_OPTIONS = ("sync_batchnorm", "minibatch_discrimination", "spectral_norm")
 _TRUE, _FALSE = ("true", "yes", "on"), ("false", "no", "off")
 
 

@@ -21,33 +21,60 @@ from torch import Tensor, nn
 
 import equilib as eq
 
-__all__ = ["ParallelError", "setup", "world", "rank", "is_writer", "share", "check_split", "barrier", "shutdown",
-           "GlobalBatchNorm", "convert_batchnorm"]
+__all__ = ["ParallelError", "setup", "local_device", "world", "rank", "is_writer", "share", "share_args",
+           "check_split", "agree", "barrier", "shutdown", "GlobalBatchNorm", "convert_batchnorm"]
 
 
 class ParallelError(ValueError):
     """A data-parallel run that cannot start as asked (batch, data set or device against the world size)."""
 
 
-def setup(device: str, timeout_minutes: float = 30.0) -> str:
-    """Join the process group ``torchrun`` describes in the environment (RANK, WORLD_SIZE, MASTER_ADDR...).
-
-    Returns the device this rank uses: ``cuda:LOCAL_RANK`` when ``device`` is ``cuda``, else ``device``.
-    Without those variables (a plain ``python -m gan train``) nothing happens. The timeout bounds how
-    long a rank waits in a collective, e.g. while rank 0 evaluates: keep it above an evaluation's time.
-    """
+def setup(device: str, timeout_minutes: float = 30.0) -> bool:
+    """Join the process group ``torchrun`` describes in the environment (RANK, WORLD_SIZE, MASTER_ADDR...);
+    True if this call started it. Without those variables (a plain ``python -m gan train``) nothing
+    happens. The timeout bounds how long a rank waits in a collective, e.g. while rank 0 evaluates."""
     import torch.distributed as dist
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
-        return device
-    cuda = device.startswith("cuda")
+        return False
+    cuda = str(device).startswith("cuda")
     if cuda:
         if not torch.cuda.is_available():
             raise ParallelError(f"--device {device}: CUDA is not available on this machine; use --device cpu (gloo)")
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        device = f"cuda:{local}"
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group("nccl" if cuda else "gloo", timeout=datetime.timedelta(minutes=timeout_minutes))
+    return True
+
+
+def local_device(device: str) -> str:
+    """The device of this rank: ``cuda:LOCAL_RANK`` for ``cuda`` under torchrun, else ``device`` itself."""
+    if world() > 1 and str(device) == "cuda":
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     return device
+
+
+def agree(fn, *args):
+    """Run ``fn(*args)`` on every rank; if it raised on any rank, raise on every rank (the first rank's
+    error, naming that rank), so no rank goes on alone into a collective that would never complete."""
+    error: BaseException | None = None
+    result = None
+    try:
+        result = fn(*args)
+    except Exception as e:  # noqa: BLE001 - re-raised below on every rank
+        error = e
+    if world() <= 1:
+        if error is not None:
+            raise error
+        return result
+    import torch.distributed as dist
+    everyone: list = [None] * world()
+    dist.all_gather_object(everyone, None if error is None else (type(error).__name__, str(error)))
+    failed = [(r, e) for r, e in enumerate(everyone) if e is not None]
+    if error is not None:
+        raise error
+    if failed:
+        r, (kind, text) = failed[0]
+        raise ParallelError(f"rank {r} stopped before training ({kind}: {text})")
+    return result
 
 
 def world() -> int:
@@ -82,6 +109,13 @@ def share(batch: Tensor) -> Tensor:
         return batch
     size = len(batch) // n
     return batch[r * size:(r + 1) * size]
+
+
+def share_args(args: tuple) -> tuple:
+    """:func:`share` applied to every tensor (and every tensor of a dict) of a step's arguments."""
+    if world() <= 1:
+        return args
+    return tuple({k: share(v) for k, v in a.items()} if isinstance(a, dict) else share(a) for a in args)
 
 
 def barrier() -> None:

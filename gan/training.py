@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gan import runs
+from gan import parallel, runs
 from gan.building import Built, build, resolve_device
 from gan.callbacks import diagnostics_available
 from gan.config import RESUMABLE_CHANGES, ConfigError, TrainConfig
@@ -64,12 +64,22 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, resume: str 
         raise ConfigError(str(e)) from None
     run = Path(cfg.out or default_out(cfg))
     cfg = dataclasses.replace(cfg, out=str(run))
-    runs.check_new_run(run, CONFIG)
-    b = build(cfg)
-    run.mkdir(parents=True, exist_ok=True)
-    runs.write_text(run / CONFIG, json.dumps(cfg.to_dict(), indent=2) + "\n")  # from here on, --resume works
-    (run / METRICS).write_text("")
-    return loop(b, run, 0, 0.0, [], callbacks)
+    started = parallel.setup(cfg.device)  # under torchrun: join the ranks (gan.parallel)
+    parallel.agree(runs.check_new_run, run, CONFIG)
+    b = parallel.agree(build, cfg)
+    if parallel.is_writer():  # rank 0 alone writes the run folder
+        run.mkdir(parents=True, exist_ok=True)
+        runs.write_text(run / CONFIG, json.dumps(cfg.to_dict(), indent=2) + "\n")  # from here on, --resume works
+        (run / METRICS).write_text("")
+    return _finish(loop(b, run, 0, 0.0, [], callbacks), started)
+
+
+def _finish(result: TrainResult, started: bool) -> TrainResult:
+    """Leave the process group this call joined, all ranks together (after a run that ended normally)."""
+    if started:
+        parallel.barrier()
+        parallel.shutdown()
+    return result
 
 
 def _given_differs(saved: Any, given: Any) -> bool:
@@ -95,22 +105,33 @@ def _resume(run: Path, explicit: dict[str, Any], callbacks: Sequence[Callback]) 
                               threads=explicit.get("threads", saved.threads),
                               keep_checkpoints=explicit.get("keep_checkpoints", saved.keep_checkpoints))
     cfg.validate()
+    started = parallel.setup(cfg.device)  # under torchrun: join the ranks; any number of ranks resumes any run
+    b, step, seconds = parallel.agree(_load, run, cfg)
+    writer = parallel.is_writer()
+    if writer and (cfg.steps, cfg.keep_checkpoints) != (saved.steps, saved.keep_checkpoints):
+        runs.write_text(run / CONFIG, json.dumps(cfg.to_dict(), indent=2) + "\n")
+    history = runs.truncate_log(run / METRICS, step) if writer else []
+    if writer:
+        runs.truncate_log(run / "diagnostics.jsonl", step)
+    return _finish(loop(b, run, step, seconds, history, callbacks), started)
+
+
+def _load(run: Path, cfg: TrainConfig):
+    """The run's newest checkpoint that verifies (every rank reads the same file), or a fresh build."""
     runs.check_writable(run, option="resume folder")
-    runs.clean_temporaries(run / CHECKPOINT)
+    if parallel.is_writer():
+        runs.clean_temporaries(run / CHECKPOINT)
     path = newest_checkpoint(run)
     if path is None:  # killed after config.json was written, before the first checkpoint
-        runs.warn(f"{run} has no checkpoint yet (the run stopped before its first one): starting it from step 0")
+        if parallel.is_writer():
+            runs.warn(f"{run} has no checkpoint yet (the run stopped before its first one): starting it from step 0")
         b, step, seconds = build(cfg), 0, 0.0
     else:
         b, step, seconds = load_run(run, path)
     b.config = cfg
     if cfg.steps < step:
         raise RunError(f"cannot resume {run} to steps={cfg.steps}: its checkpoint is already at step {step}")
-    if (cfg.steps, cfg.keep_checkpoints) != (saved.steps, saved.keep_checkpoints):
-        runs.write_text(run / CONFIG, json.dumps(cfg.to_dict(), indent=2) + "\n")
-    history = runs.truncate_log(run / METRICS, step)
-    runs.truncate_log(run / "diagnostics.jsonl", step)
-    return loop(b, run, step, seconds, history, callbacks)
+    return b, step, seconds
 
 
 def _norm(v: Any) -> Any:
