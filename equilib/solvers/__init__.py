@@ -14,6 +14,7 @@ from equilib.solvers.cgd import CGD, KrylovWarning
 from equilib.solvers.consensus import SGA, Consensus, Hamiltonian
 from equilib.solvers.divergence import NonFinitePolicy, NonFiniteWarning
 from equilib.solvers.extragradient import Extragradient
+from equilib.solvers.linear_map import NoUpdateMap
 from equilib.solvers.lola import LOLA, SOS
 from equilib.solvers.optimistic import Optimistic
 from equilib.solvers.simultaneous import SimGD
@@ -22,7 +23,7 @@ from equilib.solvers.unrolled import Unrolled
 __all__ = [
     "SOLVERS", "make_solver", "Solver", "SimGD", "AltGD", "Extragradient", "Optimistic",
     "Consensus", "Hamiltonian", "SGA", "Unrolled", "CGD", "ACGD", "LOLA", "SOS", "KrylovWarning",
-    "NonFinitePolicy", "NonFiniteWarning", "solver_options",
+    "NonFinitePolicy", "NonFiniteWarning", "NoUpdateMap", "solver_options",
 ]
 
 SOLVERS: dict[str, type[Solver]] = {
