@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RECIPES", "RecipeError", "load_recipes", "recipe", "NOT_IN_RECIPES"]
+__all__ = ["RECIPES", "RecipeError", "load_recipes", "recipe", "NOT_IN_RECIPES", "update_recipes"]
 
 RECIPES = Path(__file__).with_name("recipes.json")
 
@@ -130,3 +130,30 @@ def recipe(data: str, solver: str, path: str | os.PathLike | None = None) -> dic
                 out[k] = v
     out["source"] = sources
     return out
+
+
+def update_recipes(data: str, entries: dict[str, dict[str, Any]], source: str,
+                   path: str | os.PathLike | None = None) -> Path:
+    """Set the entries of ``data``'s solvers (``{solver: {field: value}}``, dotted ``solver_options.KEY``
+    allowed) on top of what the file holds, each with ``source``; the file is checked before it is
+    replaced (atomically), so a bad entry leaves the old file in place."""
+    path = Path(path or RECIPES)
+    raw = json.loads(path.read_text())
+    book = raw.setdefault(data, {"default": {"source": source}})
+    for solver, values in entries.items():
+        entry = dict(book.get(solver, {}))
+        for key, value in values.items():
+            if key.startswith("solver_options."):
+                entry.setdefault("solver_options", {})[key.split(".", 1)[1]] = value
+            else:
+                entry[key] = value
+        entry["source"] = source
+        book[solver] = entry
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(raw, indent=2) + "\n")
+    try:
+        _load(str(tmp), (0,))  # refuses what gan train would refuse, naming the key
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

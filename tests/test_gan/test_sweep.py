@@ -72,3 +72,20 @@ def test_sweep_gives_every_solver_the_same_budget_and_resumes_without_double_cou
     assert (tmp_path / lines[-1]["folder"] / "metrics.jsonl").stat().st_mtime_ns == stamp
     assert capsys.readouterr().err.count("] ring ") == 1
     assert main(argv) == 0 and len(out.read_text().splitlines()) == 4
+
+
+def test_writing_recipes_sets_the_best_configuration_and_refuses_a_bad_one(tmp_path):
+    import shutil
+
+    from gan.config import TrainConfig
+    from gan.recipes import RECIPES, RecipeError, recipe, update_recipes
+    path = tmp_path / "recipes.json"
+    shutil.copy(RECIPES, path)
+    update_recipes("ring", {"simgd": {"optimizer": "adam", "lr": 3e-4}}, "test sweep", path)
+    got = recipe("ring", "simgd", path)
+    assert got["optimizer"] == "adam" and got["lr"] == 3e-4 and got["source"][-1] == "test sweep"
+    assert recipe("ring", "consensus", path)["optimizer"] == TrainConfig(data="ring", solver="consensus").resolved().optimizer
+    before = path.read_text()
+    with pytest.raises(RecipeError, match="ring.simgd"):
+        update_recipes("ring", {"simgd": {"solver_options.nope": 1}}, "bad", path)
+    assert path.read_text() == before  # the file is left as it was
