@@ -18,7 +18,7 @@ from torch import Tensor
 
 from equilib.errors import SolverError
 
-__all__ = ["SGD", "OPTIMIZERS", "make_optimizer"]
+__all__ = ["SGD", "OPTIMIZERS", "make_optimizer", "fast_options"]
 
 
 class SGD(torch.optim.Optimizer):
@@ -126,3 +126,31 @@ def make_optimizer(spec: Any, params: list[Tensor], lr: float,
         if isinstance(e, SolverError):
             raise
         raise SolverError(f"optimizer {cls.__name__}: {e}") from e
+
+
+def fast_options(spec: Any, params: Iterable[Tensor]) -> dict[str, Any]:
+    """The fastest implementation torch offers for the base step ``spec`` on ``params``, as optimizer options.
+
+    ``{"fused": True}`` where the class has a fused kernel for every parameter's device and dtype
+    (torch.optim's Adam, AdamW, SGD and Adagrad, on CPU since torch 2.4 and on CUDA): one kernel per
+    step over all tensors, the same update rule rounded in another order (float32 rounding, see
+    tests/test_fused.py); else ``{"foreach": True}`` where the class has a foreach path for those
+    devices; else ``{}`` (equilib's SGD, already foreach, and RMSprop on CPU).
+    """
+    from torch.utils._foreach_utils import _get_foreach_kernels_supported_devices, \
+        _get_fused_kernels_supported_devices
+
+    cls = optimizer_class(spec)
+    params = list(params)
+    if cls is SGD or not params:
+        return {}
+    import inspect
+    accepted = inspect.signature(cls.__init__).parameters
+    devices = {t.device.type for t in params}
+    floating = all(t.is_floating_point() for t in params)
+    if "fused" in accepted and floating and devices <= set(_get_fused_kernels_supported_devices()):
+        return {"fused": True}
+    if "foreach" in accepted and devices <= set(_get_foreach_kernels_supported_devices()):
+        return {"foreach": True}
+    return {}
+

@@ -107,6 +107,16 @@ def model_options(cfg: TrainConfig) -> dict[str, Any]:
     return opts
 
 
+def optimizer_options(cfg: TrainConfig, game) -> dict[str, Any] | None:
+    """The base optimizer's options: the config's (betas, momentum), with ``cfg.fused`` torch's fastest
+    implementation of the same step (:func:`equilib.optim.fast_options`: fused where it exists)."""
+    options = cfg.optimizer_options()
+    if not cfg.fused:
+        return options
+    fast = eq.optim.fast_options(cfg.optimizer, game.parameters())
+    return {**fast, **(options or {})} or None
+
+
 def build(cfg: TrainConfig) -> Built:
     """Data, models, game, solver, averages and random streams for a resolved config, all freshly seeded.
 
@@ -144,7 +154,7 @@ def build(cfg: TrainConfig) -> Built:
                    r1=cfg.r1, r2=cfg.r2, gp_weight=cfg.gp_weight, instance_noise=cfg.instance_noise, device=device)
     try:
         solver = eq.make_solver(cfg.solver, game, lr={"G": cfg.lr_g, "D": cfg.lr_d}, optimizer=cfg.optimizer,
-                                optimizer_options=cfg.optimizer_options(), on_nonfinite=cfg.nonfinite_policy(),
+                                optimizer_options=optimizer_options(cfg, game), on_nonfinite=cfg.nonfinite_policy(),
                                 **cfg.solver_options)
     except eq.SolverError as e:
         raise ConfigError(f"solver {cfg.solver}: {e}") from None

@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", help="cpu, cuda or cuda:N")
     g.add_argument("--amp", choices=AMP_NAMES, help="mixed precision autocast (CUDA only)")
     g.add_argument("--channels-last", action="store_true", help="channels_last memory format (CUDA only)")
+    g.add_argument("--fused", action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                   help="torch's fused base step (one kernel for all of a player's tensors: Adam, AdamW, Adagrad "
+                   "on CPU and CUDA) or its foreach one; --no-fused: the plain per-tensor loop")
     g.add_argument("--ema", type=float, help="EMA decay of the generator's parameters (0 = off)")
     g.add_argument("--uniform-average-from", type=int, metavar="STEP",
                    help="keep a uniform average of the generator's parameters from STEP on")

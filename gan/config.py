@@ -76,6 +76,7 @@ class TrainConfig:
     device: str = "cpu"
     amp: str | None = None
     channels_last: bool = False
+    fused: bool = True                # torch's fused (or foreach) base steps where they exist (equilib.optim.fast_options)
     # averaging of the generator's parameters (Gidel et al. 2019)
     ema: float | None = None          # 0 switches it off
     uniform_average_from: int | None = None  # start step of the uniform average; None = off

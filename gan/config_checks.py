@@ -176,7 +176,7 @@ def validate(cfg) -> None:
         v = getattr(cfg, key)
         if v is not None and (not isinstance(v, str) or not v):
             raise ConfigError(f"{key} must be a non-empty path string, got {v!r}")
-    for key in ("progress", "channels_last"):
+    for key in ("progress", "channels_last", "fused"):
         if not isinstance(getattr(cfg, key), bool):
             raise ConfigError(f"{key} must be True or False, got {getattr(cfg, key)!r}")
     check_optimizer_options(cfg)

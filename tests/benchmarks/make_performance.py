@@ -1,6 +1,7 @@
 """Measure everything docs/performance.md reports and write the page from the results.
 
     python tests/benchmarks/make_performance.py [--quick] [--out docs/performance.md]
+    python tests/benchmarks/make_performance.py --only gan [--pairs N]   (GAN layer alone: printed, nothing written)
 
 Every figure is a ratio against a reference measured in the same run, by paired
 (interleaved) timing: the two sides alternate call by call, so a slow drift of a shared
@@ -84,8 +85,7 @@ WHY = {
         "backward pass; the block products CGD, ACGD and LOLA use are 0.6-0.8x",
     "GAN step <= 1.0x a hand-written loop":
         "GANGame checks the batch and the latent batch on every evaluation, and the finiteness check adds "
-        "one reduction per tensor; fused optimizers and torch.compile (the issue's ways past 1.0x) are not "
-        "built yet",
+        "one reduction per tensor; the fused Adam step saves less than that on this machine",
     "altgd <= 1.03x hand-written":
         "two field evaluations per step, one per player, each paying the per-call bookkeeping and the "
         "finiteness check (about 30 us each on a 3 ms step)",
@@ -131,8 +131,11 @@ def targets(res: dict) -> list[list]:
     worst = max(r["ratio"] for r in res["products"] if "incl." not in r["product"] and "torch.func" not in r["product"]
                 and "Field(" not in r["product"])
     add("each Jacobian product <= 1.5x one gradient evaluation", f"worst {worst:.2f}x", worst <= 1.5)
-    gan_worst = max(r["ratio"] for r in res["gan"])
-    add("GAN step <= 1.0x a hand-written loop", f"worst {gan_worst:.3f}x", gan_worst <= 1.0)
+    gan_worst = max(r["fused_ratio"] for r in res["gan"])
+    plain_worst = max(r["ratio"] for r in res["gan"])
+    both_worst = max(r["both_fused_ratio"] for r in res["gan"])
+    add("GAN step <= 1.0x a hand-written loop", f"worst {gan_worst:.3f}x with gan train's fused Adam (plain Adam: "
+        f"{plain_worst:.3f}x; both sides fused: {both_worst:.3f}x)", gan_worst <= 1.0)
     add("Recorder at its default interval <= 1.03x", f"{res['recorder']['ratio']:.3f}x", res["recorder"]["ratio"] <= 1.03)
     return rows
 
@@ -141,6 +144,16 @@ def table(header: list[str], rows: list[list]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(out)
+
+
+GAN_HEADER = ["setup", "hand-written (ms)", "gan (ms)", "ratio", "gan fused (ms)", "ratio to hand-written",
+              "hand-written fused (ms)", "ratio, both fused"]
+
+
+def gan_table(rows: list[dict]) -> list[list]:
+    return [[r["setup"], f"{r['hand_ms']:.2f}", f"{r['ours_ms']:.2f}", f"{r['ratio']:.3f}",
+             f"{r['fused_ms']:.2f}", f"{r['fused_ratio']:.3f}", f"{r['hand_fused_ms']:.2f}",
+             f"{r['both_fused_ratio']:.3f}"] for r in rows]
 
 
 def render(res: dict, command: str) -> str:
@@ -197,8 +210,11 @@ One simultaneous non-saturating step with Adam (betas 0.5, 0.999): `gan.GANGame`
 optimizer="adam")` against a hand-written step that draws z, runs D on the real and the generated batch and
 steps one Adam per player.
 
-""" + table(["setup", "hand-written (ms)", "gan (ms)", "ratio"],
-            [[r["setup"], f"{r['hand_ms']:.2f}", f"{r['ours_ms']:.2f}", f"{r['ratio']:.3f}"] for r in res["gan"]]))
+The "fused" columns use torch's fused Adam (`fused=True`, one kernel per player and step), which
+`gan train` uses by default (`--no-fused` switches it off): against the plain hand-written step (the issue's
+target), and against a hand-written step that is fused too (like for like).
+
+""" + table(GAN_HEADER, gan_table(res["gan"])))
     rec = res["recorder"]
     parts.append(f"""## Diagnostics: the Recorder at its default interval
 
@@ -224,8 +240,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1/10 of every count (a smoke run)")
     parser.add_argument("--out", default=str(HERE.parents[1] / "docs" / "performance.md"))
+    parser.add_argument("--only", choices=["gan"], help="measure this part alone and print it (the page is kept)")
+    parser.add_argument("--pairs", type=int, default=300, help="paired calls per GAN-layer pair (with --only gan)")
     opts = parser.parse_args()
     torch.set_num_threads(1)
+    if opts.only == "gan":
+        before = os.getloadavg()
+        rows = gan_layer(opts.pairs)
+        print(table(GAN_HEADER, gan_table(rows)))
+        print(f"load average before: {', '.join(f'{x:.2f}' for x in before)}; "
+              f"after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return
     scale = 0.1 if opts.quick else 1.0
     res = {"machine": machine()}
     t0 = time.perf_counter()

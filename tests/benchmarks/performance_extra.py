@@ -15,21 +15,43 @@ from paired import interleaved
 from test_bench_gan import SETUPS, handwritten, setup
 
 
-def with_gan(name):
+def with_gan(name, fused: bool = False):
     """The equilib side of the GAN-layer pair: the same z stream as the hand-written step
-    (``torch.Generator().manual_seed(0)``, one z per step), passed as the step's argument."""
+    (``torch.Generator().manual_seed(0)``, one z per step), passed as the step's argument; ``fused``:
+    torch's fused Adam, as ``gan train`` builds it by default (``equilib.optim.fast_options``)."""
     G, D, real, latent = setup(name)
     game = gan.GANGame(G, D, loss="nonsaturating")
-    solver = eq.make_solver("simgd", game, lr=1e-4, optimizer="adam", optimizer_options={"betas": (0.5, 0.999)})
+    fast = eq.optim.fast_options("adam", game.parameters()) if fused else {}
+    solver = eq.make_solver("simgd", game, lr=1e-4, optimizer="adam",
+                            optimizer_options={"betas": (0.5, 0.999), **fast})
     noise = torch.Generator().manual_seed(0)
     return lambda: solver.step(real, torch.randn(real.shape[0], latent, generator=noise))
 
 
+def handwritten_fused(name):
+    """The hand-written step of test_bench_gan with torch's fused Adam (``fused=True``) for both players."""
+    step = handwritten(name)
+    optimizers = [c.cell_contents for c in step.__closure__ if isinstance(c.cell_contents, torch.optim.Adam)]
+    assert len(optimizers) == 2, "the hand-written step should close over one Adam per player"
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group["fused"], group["foreach"] = True, None
+    return step
+
+
 def gan_layer(pairs: int) -> list[dict]:
+    """Per setup, three pairs: the plain Adam step on both sides; gan with torch's fused Adam (gan train's
+    default) against the plain hand-written step; and both sides fused (like for like)."""
     rows = []
     for name in SETUPS:
         hand, ours = interleaved(handwritten(name), with_gan(name), pairs, warmup=5)
-        rows.append({"setup": name, "hand_ms": hand, "ours_ms": ours, "ratio": ours / hand})
+        hand2, fused = interleaved(handwritten(name), with_gan(name, fused=True), pairs, warmup=5)
+        hand_fused, fused2 = interleaved(handwritten_fused(name), with_gan(name, fused=True), pairs, warmup=5)
+        rows.append({"setup": name, "hand_ms": hand, "ours_ms": ours, "ratio": ours / hand,
+                     "fused_ms": fused, "fused_ratio": fused / hand2,
+                     "hand_fused_ms": hand_fused, "both_fused_ratio": fused2 / hand_fused})
+        print(f"gan layer {name}: plain {ours / hand:.3f}, fused vs plain hand-written {fused / hand2:.3f}, "
+              f"both fused {fused2 / hand_fused:.3f}", flush=True)
     print("gan layer done", flush=True)
     return rows
 
