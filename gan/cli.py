@@ -147,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress output (a bar on a terminal, else one line per evaluation)")
     g.add_argument("--threads", type=int, help="torch CPU threads for this run (e.g. 1 on a shared machine)")
+    g.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard event files to RUN/tensorboard/ (pip install 'equilib[tensorboard]')")
+    g.add_argument("--tensorboard-every", type=int, metavar="N",
+                   help="TensorBoard: losses and learning rates every N steps (metrics at every evaluation)")
     _show_defaults(t)
 
     s = sub.add_parser("sample", help="write samples of a trained run to a .npy file")

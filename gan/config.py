@@ -89,6 +89,8 @@ class TrainConfig:
     progress: bool = True
     threads: int | None = None        # torch.set_num_threads for the run (None: leave torch's setting)
     keep_checkpoints: int = 2         # checkpoints kept: checkpoint.pt, .prev, .prev2, ...
+    tensorboard: bool = False         # event files in RUN/tensorboard/ (gan.tensorboard; extra equilib[tensorboard])
+    tensorboard_every: int = 10       # losses and learning rates every N steps (metrics at every evaluation)
 
     # ---- defaults ------------------------------------------------------------
     def resolved(self, recipes: str | None = None) -> "TrainConfig":

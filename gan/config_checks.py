@@ -156,6 +156,7 @@ def validate(cfg) -> None:
         integer("threads", cfg.threads, low=1)
     integer("diagnostics_every", cfg.diagnostics_every, low=0)
     integer("keep_checkpoints", cfg.keep_checkpoints, low=1)
+    integer("tensorboard_every", cfg.tensorboard_every, low=1)
     number("rollback_factor", cfg.rollback_factor, low=0.0, low_open=True)
     if cfg.rollback_factor >= 1.0:
         raise ConfigError(f"rollback_factor must be in (0, 1), got {cfg.rollback_factor!r}")
@@ -176,7 +177,7 @@ def validate(cfg) -> None:
         v = getattr(cfg, key)
         if v is not None and (not isinstance(v, str) or not v):
             raise ConfigError(f"{key} must be a non-empty path string, got {v!r}")
-    for key in ("progress", "channels_last", "fused"):
+    for key in ("progress", "channels_last", "tensorboard", "fused"):
         if not isinstance(getattr(cfg, key), bool):
             raise ConfigError(f"{key} must be True or False, got {getattr(cfg, key)!r}")
     check_optimizer_options(cfg)
@@ -186,6 +187,9 @@ def validate(cfg) -> None:
         raise ConfigError(f"model 'dcgan' needs image data; data {cfg.data!r} is a low-dimensional mixture "
                           "(use --model mlp)")
     check_solver_options(cfg.solver, cfg.solver_options)
+    if cfg.tensorboard:
+        from gan.tensorboard import require
+        require()  # the extra equilib[tensorboard]: refused here, before anything is written
 
 
 def check_optimizer_options(cfg) -> None:

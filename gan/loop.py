@@ -3,7 +3,8 @@
 One step: ``args = (x, z[, extra])`` with a real batch x from the data stream and the latent
 batch z (and the game's other draws) from the noise stream (:meth:`gan.building.Built.draw`),
 then ``solver.step(*args)``, then the callbacks ``fn(built, step, losses)``: the built-in ones
-of :mod:`gan.callbacks` (averaging, the user's, diagnostics, evaluation, progress, checkpoints).
+of :mod:`gan.callbacks` (averaging, the user's, diagnostics, evaluation, :mod:`gan.tensorboard` with
+``tensorboard``, progress, checkpoints).
 Learning rates follow a step decay (:func:`set_learning_rates`). A NaN/Inf step is handled by
 the solver's policy (``on_nonfinite``): raise (:class:`TrainingError`), skip, or roll back.
 """
@@ -24,6 +25,7 @@ from gan import callbacks as cb
 from gan.building import Built
 from gan.config import TrainConfig
 from gan.run_state import CHECKPOINT
+from gan.tensorboard import TensorBoard
 
 __all__ = ["loop", "TrainResult", "TrainingError", "Callback", "set_learning_rates"]
 
@@ -99,9 +101,12 @@ def loop(b: Built, run: Path, start: int, seconds: float, history: list[dict[str
     checkpoints = cb.Checkpoints(session)
     progress = cb.Progress(b, start, session)
     chain: list[Callback] = [cb.Averaging(), *callbacks]
-    if cfg.diagnostics_every:
-        chain.append(cb.Diagnostics(b, session))
-    chain += [cb.Evaluation(session), progress, checkpoints]
+    diagnostics = cb.Diagnostics(b, session) if cfg.diagnostics_every else None
+    if diagnostics is not None:
+        chain.append(diagnostics)
+    chain.append(cb.Evaluation(session))
+    board = TensorBoard(b, session, start, diagnostics) if cfg.tensorboard else None
+    chain += [*([board] if board is not None else []), progress, checkpoints]
     b.G.train()
     b.D.train()
     step = start
@@ -121,5 +126,7 @@ def loop(b: Built, run: Path, start: int, seconds: float, history: list[dict[str
                 fn(b, step, losses)
     finally:
         progress.close()
+        if board is not None:
+            board.close()
     metrics = history[-1] if history else {}
     return TrainResult(run, step, session.seconds(), metrics, history)
