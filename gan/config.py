@@ -24,7 +24,8 @@ __all__ = ["TrainConfig", "ConfigError", "SOLVER_NAMES", "OPTIMIZER_NAMES", "LOS
            "MOMENTUM_OPTIMIZERS", "BETA_OPTIMIZERS"]
 
 # Options that may differ when a run is resumed (everything else must match the saved config).
-RESUMABLE_CHANGES = ("steps", "progress", "resume", "out", "threads", "keep_checkpoints")
+RESUMABLE_CHANGES = ("steps", "progress", "resume", "out", "threads", "keep_checkpoints", "tensorboard",
+                     "tensorboard_every")
 
 # The per-solver flags of earlier versions, now keys of solver_options.
 _MOVED = {"gamma": "gamma", "lam": "lam", "unroll_steps": "unroll_steps", "unroll_lr": "unroll_lr",

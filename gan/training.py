@@ -103,12 +103,15 @@ def _resume(run: Path, explicit: dict[str, Any], callbacks: Sequence[Callback]) 
     cfg = dataclasses.replace(saved, steps=explicit.get("steps") or saved.steps,
                               progress=explicit.get("progress", saved.progress),
                               threads=explicit.get("threads", saved.threads),
-                              keep_checkpoints=explicit.get("keep_checkpoints", saved.keep_checkpoints))
+                              keep_checkpoints=explicit.get("keep_checkpoints", saved.keep_checkpoints),
+                              tensorboard=explicit.get("tensorboard", saved.tensorboard),
+                              tensorboard_every=explicit.get("tensorboard_every", saved.tensorboard_every))
     cfg.validate()
     started = parallel.setup(cfg.device)  # under torchrun: join the ranks; any number of ranks resumes any run
     b, step, seconds = parallel.agree(_load, run, cfg)
     writer = parallel.is_writer()
-    if writer and (cfg.steps, cfg.keep_checkpoints) != (saved.steps, saved.keep_checkpoints):
+    resumable = ("steps", "keep_checkpoints", "tensorboard", "tensorboard_every")
+    if writer and any(getattr(cfg, k) != getattr(saved, k) for k in resumable):
         runs.write_text(run / CONFIG, json.dumps(cfg.to_dict(), indent=2) + "\n")
     history = runs.truncate_log(run / METRICS, step) if writer else []
     if writer:

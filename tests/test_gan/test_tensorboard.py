@@ -163,3 +163,17 @@ def test_image_grid_is_the_plots_folders_grid(tmp_path):
     assert logged.step == 2 and grid.shape == plotted.shape == (3 * (8 * 17 + 1),) * 2  # 8 x 8 cells of 16 + 1, x3
     assert np.unique(np.round(plotted * 255)).size > 50
     assert np.abs(grid - plotted).max() <= 1.5 / 255  # the two PNG writers round [0, 1] to 8 bits differently
+
+
+def test_tensorboard_can_be_switched_on_when_a_run_is_resumed(tmp_path):
+    import json
+
+    from gan import train
+    run = tmp_path / "run"
+    train(data="ring", solver="simgd", steps=10, eval_every=10, checkpoint_every=10, eval_samples=200,
+          batch_size=64, progress=False, out=str(run))
+    assert not (run / "tensorboard").exists()
+    train(resume=run, steps=20, tensorboard=True, tensorboard_every=5)
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["tensorboard"] is True and saved["tensorboard_every"] == 5 and saved["steps"] == 20
+    assert any((run / "tensorboard").iterdir())
