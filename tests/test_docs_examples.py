@@ -222,9 +222,10 @@ def test_cifar10_example_trains_on_a_local_copy(tmp_path):
     assert "2 steps on cpu" in out and "samples (16, 3, 32, 32)" in out
 
 
-@pytest.mark.parametrize("data", ["ring"])
-def test_reproduce_tables_example_quick(tmp_path, data):
-    out = run("examples/reproduce_tables.py", "--data", data, "--solvers", "simgd", "--seeds", "0",
-              "--steps", "40", "--out", str(tmp_path), "--extra", "--eval-every 40 --eval-samples 500").stdout
-    assert (tmp_path / "tables.md").exists() and "simgd" in (tmp_path / "tables.md").read_text()
-    assert "tables:" in out
+def test_reproduce_tables_example_quick(tmp_path):
+    out = run("examples/reproduce_tables.py", "--data", "ring", "--solvers", "simgd", "--seeds", "0", "--steps", "40",
+              "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "reports"),
+              "--set", "eval_every=40", "--set", "eval_samples=500").stdout
+    table = (tmp_path / "reports/ring/table.md").read_text()
+    assert re.search(r"^\| simgd \| 0 \|", table, flags=re.M), table
+    assert "report:" in out and (tmp_path / "reports/ring/report.html").exists()
