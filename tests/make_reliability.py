@@ -185,7 +185,7 @@ def page() -> str:
         "CPU (the kill tests above check exactly that).",
         "- Logs are cut back to the resumed step (`metrics.jsonl` lines written after the checkpoint, and a line "
         "cut by a kill, are dropped), and leftovers of a write cut by a kill are removed.",
-        f"- On resume only these options may change: {resumable.group(1).strip() if resumable else '(not found)'}; "
+        f"- On resume only these options may change: {' '.join(resumable.group(1).split()) if resumable else '(not found)'}; "
         "any other difference from the saved configuration is refused.",
         "- Not guaranteed: bit-identity across machines, torch versions, devices (CPU to CUDA) or thread counts, "
         "and a run whose files were edited by hand.",
