@@ -288,7 +288,10 @@ class Field:
         """
         losses = [self.losses[p].detach().reshape(1) for p in self.players]
         blocks = [t.detach() for p in self.players for t in self.xi[self.game.slice(p)]]
-        if _all_finite(losses + blocks):
+        if not self.create_graph:  # xi is fresh and has no graph: the one-kernel check may write it (unchanged)
+            if _all_finite_fresh([t.clone() for t in losses] + blocks):
+                return
+        elif _all_finite(losses + blocks):
             return
         self.game.check_finite_losses({p: self.losses[p] for p in self.players}, step)
         check_finite(self.game, self.xi, step, "gradient")
@@ -308,6 +311,19 @@ def _all_finite(tensors: Vector) -> bool:
     if len({s.dtype for s in sums}) > 1:  # players of different dtypes
         sums = [s.double() for s in sums]
     return bool(torch.isfinite(torch.stack(sums).sum()))
+
+
+def _all_finite_fresh(tensors: Vector) -> bool:
+    """:func:`_all_finite` in one fused kernel, for tensors that nothing else reads through a graph: torch's
+    mixed-precision check (``_amp_foreach_non_finite_check_and_unscale_``, GradScaler's) flags any NaN or Inf
+    and multiplies every entry by 1 in place, which leaves it bit for bit as it was. No sum, so no overflow.
+    Where the kernel does not apply (several devices, overlapping views, non-float dtypes), the sums."""
+    found = torch.zeros(1, device=tensors[0].device)
+    try:
+        torch._amp_foreach_non_finite_check_and_unscale_(tensors, found, torch.ones(1, device=found.device))
+    except RuntimeError:
+        return _all_finite(tensors)
+    return not bool(found)
 
 
 def check_finite(game: Game, vec: Vector, step: int, what: str) -> None:

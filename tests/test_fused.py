@@ -147,3 +147,25 @@ def test_gan_train_fused_flag_is_checked_and_parsed():
     assert vars(parser.parse_args(["train", "--no-fused"]))["fused"] is False
     assert vars(parser.parse_args(["train", "--fused"]))["fused"] is True
     assert "fused" not in vars(parser.parse_args(["train"]))  # left out: the config's default (True), or a resumed run's
+
+
+def test_the_one_kernel_finiteness_check_flags_nan_and_inf_and_leaves_xi_as_it_was():
+    """Field.check_finite without a graph uses torch's fused mixed-precision check (multiply by 1 in place)."""
+    from equilib.field import Field, _all_finite_fresh
+
+    game = _game()
+    args = (torch.randn(32, 2, generator=torch.Generator().manual_seed(1)), game.latent(32))
+    field = Field(game, args)
+    before = [t.clone() for t in field.xi]
+    field.check_finite(0)
+    assert all(torch.equal(a, b) for a, b in zip(before, field.xi))
+    big = torch.full((4,), 3e38)  # finite, but its sum overflows float32: not flagged
+    assert _all_finite_fresh([big.clone(), torch.zeros(3, dtype=torch.float64)])
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        t = torch.zeros(5)
+        t[3] = bad
+        assert not _all_finite_fresh([torch.ones(2), t])
+    assert not _all_finite_fresh([torch.ones(1).expand(4), torch.tensor([float("nan")])])  # falls back to the sums
+    field.xi[len(before) - 1][0] = float("nan")  # one of D's gradients
+    with pytest.raises(eq.errors.NonFiniteError, match="'D'"):
+        field.check_finite(7)
