@@ -287,11 +287,11 @@ class Field:
         One fused check (a single device sync); the player is looked up only on failure.
         """
         losses = [self.losses[p].detach().reshape(1) for p in self.players]
-        blocks = [t.detach() for p in self.players for t in self.xi[self.game.slice(p)]]
         if not self.create_graph:  # xi is fresh and has no graph: the one-kernel check may write it (unchanged)
+            blocks = [t for p in self.players for t in self.xi[self.game.slice(p)]]
             if _all_finite_fresh([t.clone() for t in losses] + blocks):
                 return
-        elif _all_finite(losses + blocks):
+        elif _all_finite(losses + [t.detach() for p in self.players for t in self.xi[self.game.slice(p)]]):
             return
         self.game.check_finite_losses({p: self.losses[p] for p in self.players}, step)
         check_finite(self.game, self.xi, step, "gradient")
