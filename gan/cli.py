@@ -205,56 +205,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.pop("command")
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
-        if command in ("compare", "sweep"):
-            return _report(command, namespace, argv[1:])
-        return _run(command, args)
+        return _status(lambda: _report(command, namespace, argv[1:]) if command in ("compare", "sweep")
+                       else _run(command, args))
+
+
+def _status(command) -> int:
+    """Run ``command``; a NaN/Inf that stopped training exits 1, a bad option, run or file one line and 2."""
+    from gan.checkpoint import CheckpointError
+    from gan.recipes import RecipeError
+    from gan.training import RunError, TrainingError
+    try:
+        return command()
+    except TrainingError as e:
+        print(f"gan: error: {e}", file=sys.stderr)
+        return 1
+    except (ConfigError, RecipeError, RunError, CheckpointError, ValueError, TypeError, OSError) as e:
+        print(f"gan: error: {_one_line(e)}", file=sys.stderr)
+        return 2
 
 
 def _report(command: str, args: argparse.Namespace, argv: list[str]) -> int:
-    """``gan compare`` and ``gan sweep``: their errors are one line with exit status 2, like train's."""
-    from gan.checkpoint import CheckpointError
+    """``gan compare`` and ``gan sweep``."""
     from gan.compare.cli import run_compare
-    from gan.recipes import RecipeError
-    from gan.runs import RunError
     from gan.sweep import main_sweep
-    from gan.training import TrainingError
-    try:
-        return run_compare(args, argv) if command == "compare" else main_sweep(args)
-    except TrainingError as e:
-        print(f"gan: error: {e}", file=sys.stderr)
-        return 1
-    except (ConfigError, RecipeError, RunError, CheckpointError, ValueError, TypeError, OSError) as e:
-        print(f"gan: error: {_one_line(e)}", file=sys.stderr)
-        return 2
+    return run_compare(args, argv) if command == "compare" else main_sweep(args)
 
 
 def _run(command: str, args: dict[str, Any]) -> int:
-    from gan.checkpoint import CheckpointError
-    from gan.recipes import RecipeError
-    from gan.training import RunError, TrainingError, sample, train
-    try:
-        if command == "train":
-            for key in ("data_options", "model_options", "solver_options"):
-                if key in args:
-                    args[key] = dict(args[key])
-            resume = args.pop("resume", None)
-            result = train(resume=resume, **args)
-            if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
-                return 0
-            summary = {k: v for k, v in result.metrics.items() if k not in ("losses",)}
-            print(f"run folder: {result.run_dir}")
-            print(f"steps: {result.steps}, seconds: {result.seconds:.1f}")
-            if summary:
-                print("last evaluation: " + json.dumps(summary))
-        else:
-            x = sample(args["run"], args["n"], seed=args["seed"], out=args["out"], which=args["which"])
-            print(f"wrote {x.shape[0]} samples of shape {tuple(x.shape[1:])} to {args['out']}")
-    except TrainingError as e:
-        print(f"gan: error: {e}", file=sys.stderr)
-        return 1
-    except (ConfigError, RecipeError, RunError, CheckpointError, ValueError, TypeError, OSError) as e:
-        print(f"gan: error: {_one_line(e)}", file=sys.stderr)
-        return 2
+    from gan.training import sample, train
+    if command == "train":
+        for key in ("data_options", "model_options", "solver_options"):
+            if key in args:
+                args[key] = dict(args[key])
+        resume = args.pop("resume", None)
+        result = train(resume=resume, **args)
+        if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
+            return 0
+        summary = {k: v for k, v in result.metrics.items() if k not in ("losses",)}
+        print(f"run folder: {result.run_dir}")
+        print(f"steps: {result.steps}, seconds: {result.seconds:.1f}")
+        if summary:
+            print("last evaluation: " + json.dumps(summary))
+    else:
+        x = sample(args["run"], args["n"], seed=args["seed"], out=args["out"], which=args["which"])
+        print(f"wrote {x.shape[0]} samples of shape {tuple(x.shape[1:])} to {args['out']}")
     return 0
 
 
