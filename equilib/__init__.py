@@ -12,7 +12,7 @@ from equilib import diagnostics, games, solvers, vec
 from equilib.errors import GameError, NonFiniteError, SolverError
 from equilib.field import Field
 from equilib.game import Game, ZeroSumGame
-from equilib.optim import SGD
+from equilib.optim import SGD, fast_options
 from equilib.solvers import SOLVERS, NonFinitePolicy, NonFiniteWarning, Solver, make_solver, solver_options
 
 __version__ = "0.1.0"
@@ -20,5 +20,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Game", "ZeroSumGame", "Field", "Solver", "SOLVERS", "make_solver", "solvers", "games", "vec", "diagnostics",
     "SGD", "GameError", "SolverError", "NonFiniteError", "NonFinitePolicy", "NonFiniteWarning",
-    "solver_options",
+    "solver_options", "fast_options",
 ]

@@ -102,6 +102,12 @@ class TrainConfig:
         self.validate_names()
         values = dataclasses.asdict(self)
         book = recipe(self.data, self.solver, recipes)
+        # a recipe's values that belong to a choice the caller overrode do not apply: its betas or momentum
+        # when another optimizer is given, its per-player rates when one rate is given
+        if self.optimizer is not None and self.optimizer != book.get("optimizer"):
+            book = {k: v for k, v in book.items() if k not in ("beta1", "beta2", "momentum")}
+        if self.lr is not None:
+            book = {k: v for k, v in book.items() if k not in ("lr_g", "lr_d")}
         for k, v in book.items():
             if k == "solver_options":
                 values[k] = {**v, **(values[k] if isinstance(values[k], dict) else {})} \

@@ -43,13 +43,13 @@ SEMANTIC = {
     "--ema": [("1", [], "ema"), ("-0.1", [], "ema")], "--uniform-average-from": [("-1", [], "uniform_average_from")],
     "--eval-every": [("0", [], "eval_every")], "--eval-samples": [("0", [], "eval_samples")],
     "--checkpoint-every": [("0", [], "checkpoint_every")], "--keep-checkpoints": [("0", [], "keep_checkpoints")],
-    "--diagnostics-every": [("-1", [], "diagnostics_every")], "--threads": [("0", [], "threads")],
+    "--diagnostics-every": [("-1", [], "diagnostics_every")], "--tensorboard-every": [("0", [], "tensorboard_every")], "--threads": [("0", [], "threads")],
     "--resume": [("{tmp}/missing", [], "does not exist")], "--out": [("{tmp}/file/run", [], "--out")],
 }
 SAMPLE = {"--run": [("{tmp}/missing", "run folder")], "--n": [("0", "n must"), ("x", "--n")],
           "--out": [("{tmp}/s.txt", ".npy"), ("{tmp}/file/s.npy", "--out")], "--seed": [("-1", "seed"), ("x", "--seed")],
           "--which": [("bogus", "--which")]}
-VALUELESS = {"--no-progress", "-h", "--help"}
+VALUELESS = {"--no-progress", "-h", "--help", "--tensorboard", "--fused", "--no-fused"}
 
 
 def _options(sub):

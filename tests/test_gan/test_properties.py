@@ -58,6 +58,7 @@ VALID = {
                                                          "eval_every", "eval_samples", "checkpoint_every",
                                                          "lr_decay_at", "threads")},
     "keep_checkpoints": _int(1), "seed": _int(0), "diagnostics_every": _int(0),
+    "tensorboard": lambda v: isinstance(v, bool), "tensorboard_every": _int(1), "fused": lambda v: isinstance(v, bool),
     "uniform_average_from": lambda v: v is None or _int(0)(v),
     **{k: (lambda v: v is None or _num(0, open_low=True)(v)) for k in ("lr", "lr_g", "lr_d", "lr_decay_factor")},
     # consensus takes one option, gamma, a finite number >= 0 (Mescheder et al. 2017)
