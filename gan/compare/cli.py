@@ -79,6 +79,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     c.add_argument("--no-launch", dest="launch", action="store_false",
                    help="only read runs that exist; launch and resume nothing")
     c.add_argument("--no-figures", dest="figures", action="store_false", help="table only (no sample grid, no curves)")
+    c.add_argument("--note", help="a sentence for the report's header (e.g. which code version made the runs)")
     c.add_argument("--out", required=True, help="report folder (table.md, table.csv, report.md, report.html, PNGs)")
     return c
 
@@ -95,6 +96,8 @@ def _check_out(out: str) -> Path:
 def run_compare(args: argparse.Namespace, argv: list[str]) -> int:
     out = _check_out(args.out)
     info = meta(argv)
+    if args.note:
+        info["note"] = args.note
     found: list[Run] = []
     partial = None
     if args.run_folders:
