@@ -93,7 +93,7 @@ def score(evaluation: dict[str, Any]) -> tuple[tuple[float, ...], str]:
     images. Each generator the run scored (live ``G``, ``ema``, ``uniform``) is scored; the best one
     counts, and its name is returned with the score (keeping an average is part of a recipe)."""
     flat = flatten(evaluation)
-    gens = sorted({k.split(".", 1)[0] for k in flat if "." in k and not k.startswith("losses.")})
+    gens = sorted({k.split(".", 1)[0] for k in flat if "." in k and not k.startswith(("losses.", "nonfinite."))})
     if not gens:
         return (-math.inf,), "none"
     return max((_score_of(flat, g), g) for g in gens)
@@ -142,7 +142,7 @@ def best_configurations(results: list[dict[str, Any]]) -> dict[str, dict[str, An
     by: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in results:
         flat = flatten(r["evaluation"])
-        for who in sorted({k.split(".", 1)[0] for k in flat if "." in k and not k.startswith("losses.")}):
+        for who in sorted({k.split(".", 1)[0] for k in flat if "." in k and not k.startswith(("losses.", "nonfinite."))}):
             by.setdefault((r["solver"], r["config_id"], who), []).append({**r, "score": _score_of(flat, who)})
     best: dict[str, dict[str, Any]] = {}
     for (solver, cid, who), lines in by.items():

@@ -79,7 +79,7 @@ def metric_names(table: list[Row]) -> list[str]:
     names: set[str] = set()
     for row in table:
         for r in row.runs:
-            names |= {k for k in flatten(r.last) if "." in k and not k.startswith("losses.")}
+            names |= {k for k in flatten(r.last) if "." in k and not k.startswith(("losses.", "nonfinite."))}
 
     def order(name: str):
         who, _, what = name.partition(".")
