@@ -2,10 +2,13 @@
 
     gan compare --data ring --solvers simgd,unrolled --seeds 0-4 --out reports/ring
     gan compare --run runs/a --run runs/b --out reports/mine        # existing run folders only
+    gan compare --best sweeps/ring.best.json --seeds 0-4 --out reports/ring-best   # a sweep's winners, 5 seeds
 
 Missing runs are launched with each solver's recipe (``--set KEY=VALUE`` overrides any
 configuration key for all of them, e.g. ``--set steps=2000``); a run that stopped early is
-resumed; a finished one is read. Ctrl-C writes a partial report that says it is partial.
+resumed; a finished one is read. ``--best`` launches each solver with the configuration a
+``gan sweep`` chose for it (its ``.best.json``: the sweep's fixed keys, steps and the solver's
+winning overrides), so a one-seed sweep is confirmed over more seeds at the same budget. Ctrl-C writes a partial report that says it is partial.
 """
 
 from __future__ import annotations
@@ -67,12 +70,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="compare solvers on one data set (solvers x seeds) in one report",
                        description=__doc__.split("\n\n")[0] + ".",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    c.add_argument("--data", default="ring", help="data set of the runs to launch")
+    c.add_argument("--data", default=None, help="data set of the runs to launch (default: ring, or --best's)")
     c.add_argument("--solvers", default="simgd,unrolled", help="comma-separated solver names, or all")
     c.add_argument("--seeds", default="0-4", help="seeds, as 0-4 or 0,1,7")
     c.add_argument("--steps", type=int, default=None, help="training steps of launched runs (default: the recipe's)")
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="configuration key for every launched run, e.g. --set lr_d=1e-4 (repeatable)")
+    c.add_argument("--best", metavar="FILE",
+                   help="a gan sweep's .best.json: each solver launched with its winning configuration (sets --data)")
     c.add_argument("--runs", default="runs", help="folder of the run folders (RUNS/DATA-SOLVER-seedSEED)")
     c.add_argument("--run", dest="run_folders", action="append", default=[], metavar="FOLDER",
                    help="compare these existing run folders only (repeatable; nothing is launched)")
@@ -93,6 +98,20 @@ def _check_out(out: str) -> Path:
     return path
 
 
+def sweep_winners(path: str, solvers: list[str]) -> tuple[str, dict[str, dict[str, Any]]]:
+    """(data, {solver: configuration}) from a ``gan sweep`` .best.json: the sweep's fixed keys and
+    steps under each solver's winning overrides; a solver the sweep did not cover is refused."""
+    try:
+        best = json.loads(Path(path).read_text())
+        data, fixed, winners = best["data"], {**best["fixed"], "steps": best["steps"]}, best["best"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CompareError(f"--best {path}: not a gan sweep .best.json ({exc})") from None
+    missing = [s for s in solvers if s not in winners]
+    if missing:
+        raise CompareError(f"--best {path}: no configuration for solver(s) {missing}; it has: {', '.join(sorted(winners))}")
+    return data, {s: {**fixed, **winners[s]["overrides"]} for s in solvers}
+
+
 def run_compare(args: argparse.Namespace, argv: list[str]) -> int:
     out = _check_out(args.out)
     info = meta(argv)
@@ -104,6 +123,13 @@ def run_compare(args: argparse.Namespace, argv: list[str]) -> int:
         found = [read_run(p) for p in args.run_folders]
     else:
         solvers, seeds = _solvers(args.solvers), parse_seeds(args.seeds)
+        per_solver: dict[str, dict[str, Any]] = {s: {} for s in solvers}
+        if args.best:
+            data, per_solver = sweep_winners(args.best, solvers)
+            if args.data not in (None, data):
+                raise CompareError(f"--data {args.data}: --best {args.best} is a sweep on {data}")
+            args.data = data
+        args.data = args.data or "ring"
         overrides = dict(_value(t) for t in args.overrides)
         if args.steps is not None:
             if args.steps < 1:
@@ -118,7 +144,8 @@ def run_compare(args: argparse.Namespace, argv: list[str]) -> int:
                                                                          "partial": "resuming"}[what]
                 print(f"[{k}/{len(plan)}] {args.data} {solver} seed {seed}: {action} ({folder})", file=sys.stderr,
                       flush=True)
-                config = {"data": args.data, "solver": solver, "seed": seed, "progress": False, **overrides}
+                config = {"data": args.data, "solver": solver, "seed": seed, "progress": False,
+                          **per_solver[solver], **overrides}
                 run = ensure_run(folder, config, launch=args.launch)
                 if run is not None:
                     found.append(run)

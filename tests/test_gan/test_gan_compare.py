@@ -108,3 +108,36 @@ def test_report_folder_under_a_file_is_refused_before_any_run(tmp_path, capsys):
                  "--out", str(tmp_path / "file" / "report")])
     assert code == 2 and "--out" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_best_launches_each_solver_with_its_sweep_winner(tmp_path):
+    best = {"data": "ring", "steps": 6, "grid": {"lr": [1e-4, 1e-3]}, "seeds": [0],
+            "fixed": {"eval_every": 6, "eval_samples": 200, "checkpoint_every": 6, "beta1": None},
+            "best": {"simgd": {"overrides": {"lr": 0.001, "optimizer": "rmsprop"}},
+                     "optimistic": {"overrides": {"lr": 0.0001}}}}
+    path = tmp_path / "ring.best.json"
+    path.write_text(json.dumps(best))
+    runs = tmp_path / "runs"
+    assert main(["compare", "--best", str(path), "--solvers", "simgd,optimistic", "--seeds", "1",
+                 "--runs", str(runs), "--no-figures", "--out", str(tmp_path / "r")]) == 0
+    simgd = json.loads((runs / "ring-simgd-seed1" / "config.json").read_text())
+    optimistic = json.loads((runs / "ring-optimistic-seed1" / "config.json").read_text())
+    assert (simgd["lr"], simgd["optimizer"], simgd["steps"], simgd["seed"]) == (0.001, "rmsprop", 6, 1)
+    assert (optimistic["lr"], optimistic["steps"]) == (0.0001, 6)
+
+
+@pytest.mark.parametrize("best, argv, message", [
+    ({"data": "ring"}, [], "not a gan sweep .best.json"),
+    ({"data": "ring", "steps": 5, "fixed": {}, "best": {"simgd": {"overrides": {}}}}, ["--solvers", "cgd"],
+     "no configuration for solver(s) ['cgd']"),
+    ({"data": "ring", "steps": 5, "fixed": {}, "best": {"simgd": {"overrides": {}}}}, ["--solvers", "simgd",
+                                                                                       "--data", "grid"],
+     "is a sweep on ring"),
+])
+def test_best_file_refused_before_any_run(tmp_path, capsys, best, argv, message):
+    path = tmp_path / "b.best.json"
+    path.write_text(json.dumps(best))
+    code = main(["compare", "--best", str(path), "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "r"),
+                 *argv])
+    assert code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
