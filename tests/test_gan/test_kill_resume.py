@@ -182,9 +182,10 @@ def _assert_identical(run, ref):
     assert not [p.name for p in run.iterdir() if ".tmp-" in p.name]
 
 
-# solver, kills, steps S, checkpoint every c, eval every (at most 4 checkpoints apart)
+# solver, kills, steps S, checkpoint every c, eval every (at most 4 checkpoints apart); one solver per
+# family: Jacobian-corrected (the representative run), first-order, extrapolation, unrolled, Krylov
 CASES = [("consensus", 22, 180, 3, 12), ("simgd", 5, 64, 4, 16), ("extragradient", 5, 64, 4, 16),
-         ("unrolled", 5, 64, 4, 16)]
+         ("unrolled", 5, 64, 4, 16), ("cgd", 5, 64, 4, 16)]
 
 
 @pytest.mark.parametrize("solver,kills,steps,every,evals", CASES)
