@@ -142,6 +142,11 @@ def build(cfg: TrainConfig) -> Built:
         raise ConfigError(f"model {cfg.model!r} does not fit data {cfg.data!r} (shape {tuple(data.shape)}): {e}") \
             from None
     parallel.check_split(cfg.batch_size, len(data) if hasattr(data, "__len__") else None)
+    pack = getattr(D, "pack", 1)
+    if (cfg.batch_size // parallel.world()) % pack:
+        share = "" if parallel.world() == 1 else f" (each of the {parallel.world()} ranks' share)"
+        raise ConfigError(f"batch_size {cfg.batch_size}{share} does not split into the discriminator's packs of "
+                          f"{pack} (model option pack): use a multiple of {pack * parallel.world()}")
     if sync_batchnorm:
         parallel.convert_batchnorm(G)
         parallel.convert_batchnorm(D)

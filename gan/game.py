@@ -8,6 +8,9 @@ and d_fake = D(G(z)) they are those of :mod:`gan.losses` plus the discriminator'
     L_D += r1 / 2 * E_x ||grad_x D(x)||^2                      (R1, Mescheder et al. 2018)
     L_D += r2 / 2 * E_z ||grad_x D(G(z))||^2                   (R2)
 
+(with a packed discriminator, PacGAN, D scores groups of ``pack`` consecutive samples, and the
+expectations and gradient norms are over its inputs, the groups).
+
 Instance noise (x + s e_real, G(z) + s e_fake) and WGAN-GP's u are random too: they come in a
 third argument, ``solver.step(real, z, extra)`` with ``extra = game.extra_noise(n, generator)``
 (:meth:`step_noise` draws ``(z,)`` or ``(z, extra)``, whichever the losses need). The game keeps
@@ -98,6 +101,7 @@ class GANGame(eq.Game):
             raise eq.GameError(f"the generator makes samples of shape {tuple(g_out)} but the discriminator "
                                f"takes {tuple(d_in)}")
         self.data_shape = tuple(d_in) if d_in is not None else (tuple(g_out) if g_out is not None else None)
+        self.pack = getattr(discriminator, "pack", 1)  # PacGAN: D scores groups of `pack` samples
         if device is None:
             first = next(generator.parameters(), None)
             device = first.device if first is not None else torch.device("cpu")
@@ -158,6 +162,9 @@ class GANGame(eq.Game):
         if self.data_shape is not None and tuple(real.shape[1:]) != self.data_shape:
             raise eq.GameError(f"real samples have shape {tuple(real.shape[1:])} but the discriminator takes "
                                f"samples of shape {self.data_shape}")
+        if real.shape[0] % self.pack:
+            raise eq.GameError(f"a real batch of {real.shape[0]} does not split into the discriminator's packs of "
+                               f"{self.pack} (pack): use a multiple of {self.pack}")
         return real.to(device=self.device, dtype=self.dtype)
 
     def loss_fn(self, params: Mapping, real: Tensor, z: Tensor | None = None,
@@ -212,12 +219,12 @@ class GANGame(eq.Game):
         g_loss, d_loss = self.loss_fn_pair(d_real, d_fake, self.label_smoothing)
         if self.loss_name == "wgan-gp" and self.gp_weight:
             eps = extra["mix"].to(device=real.device, dtype=real.dtype)
-            d_loss = d_loss + self.gp_weight * L.gradient_penalty(D, real.detach(), fake, eps)
+            d_loss = d_loss + self.gp_weight * L.gradient_penalty(D, real.detach(), fake, eps, self.pack)
         if self.r1:
             (g,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
-            d_loss = d_loss + 0.5 * self.r1 * g.reshape(n, -1).pow(2).sum(1).mean()
+            d_loss = d_loss + 0.5 * self.r1 * g.reshape(n // self.pack, -1).pow(2).sum(1).mean()
         if self.r2:
-            d_loss = d_loss + 0.5 * self.r2 * L.r1_penalty(D, fake)
+            d_loss = d_loss + 0.5 * self.r2 * L.r1_penalty(D, fake, self.pack)
         return {"G": g_loss, "D": d_loss}
 
     def sample(self, n: int, z: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:

@@ -165,17 +165,18 @@ def _connected(name: str, d_real: Tensor, d_fake: Tensor, out: tuple[Tensor, Ten
                              f"connected to the parameters {_NO_GRAD}")
 
 
-def _input_gradient(discriminator: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """d (sum_i D(x_i)) / d x, kept in the graph (so the penalty can be differentiated again)."""
+def _input_gradient(discriminator: Callable[[Tensor], Tensor], x: Tensor, pack: int = 1) -> Tensor:
+    """d (sum_i D(x_i)) / d x, kept in the graph (so the penalty can be differentiated again), one row
+    per input of D: per sample, or per group of ``pack`` consecutive samples for a packed D (PacGAN)."""
     if not x.requires_grad:
         x = x.detach().requires_grad_(True)
     out = discriminator(x)
     (g,) = torch.autograd.grad(out.sum(), x, create_graph=True)
-    return g.reshape(g.shape[0], -1)
+    return g.reshape(g.shape[0] // pack, -1)
 
 
 def gradient_penalty(discriminator: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
-                     eps: Tensor) -> Tensor:
+                     eps: Tensor, pack: int = 1) -> Tensor:
     """WGAN-GP penalty (Gulrajani et al. 2017): E (||grad_x D(x_hat)||_2 - 1)^2,
     x_hat = eps * real + (1 - eps) * fake, ``eps`` ~ U[0, 1] one per sample (shape (n,)).
 
@@ -184,16 +185,16 @@ def gradient_penalty(discriminator: Callable[[Tensor], Tensor], real: Tensor, fa
     """
     e = eps.reshape(-1, *([1] * (real.dim() - 1))).to(real)
     x_hat = e * real + (1.0 - e) * fake
-    g = _input_gradient(discriminator, x_hat)
+    g = _input_gradient(discriminator, x_hat, pack)
     return (g.norm(dim=1) - 1.0).pow(2).mean()
 
 
-def r1_penalty(discriminator: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+def r1_penalty(discriminator: Callable[[Tensor], Tensor], x: Tensor, pack: int = 1) -> Tensor:
     """E ||grad_x D(x)||^2 over the batch ``x`` (Mescheder et al. 2018).
 
     No factor: :class:`gan.GANGame` multiplies it by gamma / 2 (the paper's R1 = gamma/2
     E_{p_data} ||grad D||^2; R2 is the same on generated samples). Their code adds
     gamma * E||grad D||^2 instead, i.e. a gamma twice ours.
     """
-    g = _input_gradient(discriminator, x)
+    g = _input_gradient(discriminator, x, pack)
     return g.pow(2).sum(dim=1).mean()

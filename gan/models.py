@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from gan.config_checks import ConfigError, flag
+from gan.packing import PackedDiscriminator, check_pack, packed_shape
 
 __all__ = [
     "MODELS", "SUPPORTED_IMAGE_SIZES", "ACTIVATIONS", "MLPGenerator", "MLPDiscriminator",
@@ -238,6 +239,8 @@ def build_models(model: str, data_shape: Sequence[int], latent_dim: int, **optio
     ``model="dcgan"``: images ``(channels, size, size)`` with size in
     :data:`SUPPORTED_IMAGE_SIZES`; options ``width`` (both), ``g_width``, ``d_width``,
     ``minibatch_discrimination``, ``spectral_norm``.
+    Both: ``pack`` (PacGAN's m, default 1): the discriminator scores groups of m samples
+    (:class:`gan.packing.PackedDiscriminator`).
     """
     if not isinstance(model, str) or model.lower() not in MODELS:
         raise ValueError(f"unknown model {model!r}; known models: {list(MODELS)}")
@@ -257,16 +260,24 @@ def build_models(model: str, data_shape: Sequence[int], latent_dim: int, **optio
         return default
 
     common = {k: _flag(k, opts.pop(k, False)) for k in ("minibatch_discrimination", "spectral_norm")}
+    pack = check_pack(opts.pop("pack", 1))
+    g, d = _build(model, shape, latent_dim, opts, take, common, pack)
+    return g, (PackedDiscriminator(d, shape, pack) if pack > 1 else d)
+
+
+def _build(model, shape, latent_dim, opts, take, common, pack):
+    """The generator for ``shape`` and the discriminator for ``pack`` samples of it stacked."""
     if model == "mlp":
         if len(shape) != 1:
             raise ValueError(f"the mlp model takes flat data of shape (d,), got data_shape {shape}; "
                              "use model='dcgan' for images")
+        d_shape = packed_shape(shape, pack)
         known = {"hidden", "depth", "activation", "g_hidden", "g_depth", "d_hidden", "d_depth"}
         _check_options(model, opts, known)
         act = take("activation", default="relu")
         g = MLPGenerator(latent_dim, shape[0], hidden=take("g_hidden", "hidden", default=64),
                          depth=take("g_depth", "depth", default=3), activation=act)
-        d = MLPDiscriminator(shape[0], hidden=take("d_hidden", "hidden", default=64),
+        d = MLPDiscriminator(d_shape[0], hidden=take("d_hidden", "hidden", default=64),
                              depth=take("d_depth", "depth", default=3), activation=act, **common)
         return g, d
     if len(shape) != 3 or shape[1] != shape[2]:
@@ -275,9 +286,9 @@ def build_models(model: str, data_shape: Sequence[int], latent_dim: int, **optio
         raise ValueError(f"data_shape {shape}: image_size {shape[1]} is not supported by DCGAN; "
                          f"supported sizes: {list(SUPPORTED_IMAGE_SIZES)}")
     _check_options(model, opts, {"width", "g_width", "d_width"})
-    channels, size = shape[0], shape[1]
+    channels, size, d_shape = shape[0], shape[1], packed_shape(shape, pack)
     g = DCGANGenerator(latent_dim, size, channels, width=take("g_width", "width", default=64))
-    d = DCGANDiscriminator(size, channels, width=take("d_width", "width", default=64), **common)
+    d = DCGANDiscriminator(size, d_shape[0], width=take("d_width", "width", default=64), **common)
     return g, d
 
 
@@ -285,4 +296,4 @@ def _check_options(model: str, opts: dict, known: set) -> None:
     unknown = sorted(set(opts) - known)
     if unknown:
         raise ValueError(f"model {model!r} does not take option(s) {unknown}; its options: "
-                         f"{sorted(known | {'minibatch_discrimination', 'spectral_norm'})}")
+                         f"{sorted(known | {'minibatch_discrimination', 'spectral_norm', 'pack'})}")
