@@ -8,7 +8,8 @@ Missing runs are launched with each solver's recipe (``--set KEY=VALUE`` overrid
 configuration key for all of them, e.g. ``--set steps=2000``); a run that stopped early is
 resumed; a finished one is read. ``--best`` launches each solver with the configuration a
 ``gan sweep`` chose for it (its ``.best.json``: the sweep's fixed keys, steps and the solver's
-winning overrides), so a one-seed sweep is confirmed over more seeds at the same budget. Ctrl-C writes a partial report that says it is partial.
+winning overrides), so a one-seed sweep is confirmed over more seeds at the same budget.
+Ctrl-C writes a partial report that says it is partial.
 """
 
 from __future__ import annotations
