@@ -66,6 +66,8 @@ class Built:
     ema: EMA | None
     uniform: UniformAverage | None
     step_args: tuple = ()
+    #: gradient evaluations and backward passes of the last counted step (the one before each evaluation)
+    step_cost: dict | None = None
 
     def generators(self) -> dict[str, torch.nn.Module]:
         """The generators to evaluate: the live one, and the averages when enabled."""

@@ -95,7 +95,8 @@ class Diagnostics:
 
 class Evaluation:
     """Every ``eval_every`` steps and at the last: one line of ``RUN/metrics.jsonl`` (step, seconds, losses,
-    non-finite steps so far, metrics of every generator) and the plots."""
+    non-finite steps so far, the step's cost in gradient evaluations and backward passes, metrics of every
+    generator) and the plots."""
 
     def __init__(self, session: Session):
         self.session = session
@@ -106,6 +107,7 @@ class Evaluation:
             return
         rec = {"step": step, "seconds": round(self.session.seconds(), 3),
                "losses": {k: jsonable(v) for k, v in losses.items()}, "nonfinite": nonfinite_counts(b),
+               **({"cost": dict(b.step_cost)} if b.step_cost is not None else {}),
                **evaluate(b, step, self.session.run / "plots")}
         self.session.history.append(rec)
         with open(self.session.run / METRICS, "a") as fh:

@@ -7,6 +7,9 @@ of :mod:`gan.callbacks` (averaging, the user's, diagnostics, evaluation, :mod:`g
 ``tensorboard``, progress, checkpoints).
 Learning rates follow a step decay (:func:`set_learning_rates`). A NaN/Inf step is handled by
 the solver's policy (``on_nonfinite``): raise (:class:`TrainingError`), skip, or roll back.
+The step before each evaluation is counted (:func:`equilib.compare.run.counting`: calls of the
+game's ``evaluate`` and of ``torch.autograd.grad``), so metrics.jsonl says what a step of this
+solver costs in gradient evaluations and backward passes (``Built.step_cost``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 import torch
 
 import equilib as eq
+from equilib.compare.run import counting
 from gan import callbacks as cb
 from gan.building import Built
 from gan.config import TrainConfig
@@ -116,11 +120,15 @@ def loop(b: Built, run: Path, start: int, seconds: float, history: list[dict[str
         while step < cfg.steps:
             set_learning_rates(b, step)
             b.step_args = b.draw()
+            counted = (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps
+            cost = {"evals": 0, "backward": 0}
             try:
-                with _autocast(cfg, b.device):
+                with _autocast(cfg, b.device), (counting(b.game, cost) if counted else contextlib.nullcontext()):
                     losses = b.solver.step(*b.step_args)
             except eq.NonFiniteError as e:
                 raise TrainingError(e, *(session.last_checkpoint or (None, None))) from e
+            if counted:
+                b.step_cost = {"evaluations": cost["evals"], "backward": cost["backward"]}
             step += 1
             for fn in chain:
                 fn(b, step, losses)

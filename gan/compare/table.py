@@ -2,7 +2,10 @@
 
 Mean and sample standard deviation (n - 1) over the seeds of a method; with one seed the
 deviation is left empty. Each metric names the generator it scores (``G`` the live
-generator, ``ema`` its exponential moving average, ``uniform`` the uniform average).
+generator, ``ema`` its exponential moving average, ``uniform`` the uniform average). Beside the
+wall time per step, ``evals/step`` and ``backward/step`` are the gradient evaluations and backward
+passes of a step, counted by ``gan train`` on the step before each evaluation (mean over those steps
+and the seeds; empty for runs written before the count existed).
 """
 
 from __future__ import annotations
@@ -50,6 +53,11 @@ class Row:
         v = [x for x in v if math.isfinite(x)]
         return statistics.fmean(v) if v else math.nan
 
+    def cost(self, kind: str) -> float:
+        """Mean ``cost.KIND`` (``evaluations`` or ``backward``) over every counted step of every run."""
+        v = [float(e["cost"][kind]) for r in self.runs for e in r.evaluations if kind in e.get("cost", {})]
+        return statistics.fmean(v) if v else math.nan
+
     @property
     def complete(self) -> bool:
         return all(r.done for r in self.runs)
@@ -79,7 +87,7 @@ def metric_names(table: list[Row]) -> list[str]:
     names: set[str] = set()
     for row in table:
         for r in row.runs:
-            names |= {k for k in flatten(r.last) if "." in k and not k.startswith(("losses.", "nonfinite."))}
+            names |= {k for k in flatten(r.last) if "." in k and not k.startswith(("losses.", "nonfinite.", "cost."))}
 
     def order(name: str):
         who, _, what = name.partition(".")
@@ -94,14 +102,24 @@ def _cell(mean: float, std: float) -> str:
     return f"{mean:.{digits}f}" + ("" if math.isnan(std) else f" ± {std:.{digits}f}")
 
 
+def _counted(table: list[Row]) -> bool:
+    return any(not math.isnan(row.cost("evaluations")) for row in table)
+
+
+def _count(x: float) -> str:
+    return "" if math.isnan(x) else f"{x:.3g}"
+
+
 def markdown(table: list[Row]) -> str:
-    metrics = metric_names(table)
-    head = ["method", "seeds", *metrics, "s/step"]
+    metrics, counted = metric_names(table), _counted(table)
+    head = ["method", "seeds", *metrics, "s/step", *(["evals/step", "backward/step"] if counted else [])]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in table:
         seeds = ",".join(map(str, row.seeds)) + ("" if row.complete else " (partial)")
-        cells = [_cell(*row.stat(m)) for m in metrics]
-        lines.append("| " + " | ".join([row.label, seeds, *cells, f"{row.seconds_per_step():.4f}"]) + " |")
+        cells = [*(_cell(*row.stat(m)) for m in metrics), f"{row.seconds_per_step():.4f}"]
+        if counted:
+            cells += [_count(row.cost("evaluations")), _count(row.cost("backward"))]
+        lines.append("| " + " | ".join([row.label, seeds, *cells]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -110,10 +128,12 @@ def write_csv(table: list[Row], path: Path) -> Path:
     metrics = metric_names(table)
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["method", "seed", "step", "done", *metrics, "seconds_per_step", "folder"])
+        w.writerow(["method", "seed", "step", "done", *metrics, "seconds_per_step", "evaluations_per_step",
+                    "backward_per_step", "folder"])
         for row in table:
             for r in row.runs:
-                flat = flatten(r.last)
+                flat, one = flatten(r.last), Row(row.label, [r])
                 w.writerow([row.label, r.seed, r.last.get("step", ""), r.done,
-                            *[flat.get(m, "") for m in metrics], r.seconds_per_step(), str(r.path)])
+                            *[flat.get(m, "") for m in metrics], r.seconds_per_step(),
+                            _count(one.cost("evaluations")), _count(one.cost("backward")), str(r.path)])
     return path
