@@ -3,8 +3,8 @@
 The file maps a data set (or ``"*"``, any data set) to ``{"default": {...}, SOLVER: {...}}``;
 each entry holds fields of :class:`gan.config.TrainConfig` and a ``source`` saying where the
 values came from. The recipe of (data, solver) is ``*``'s default, then the data set's
-default, then the data set's entry for the solver, later ones winning; ``solver_options`` are
-merged key by key. :func:`load_recipes` refuses, naming the file and the key, a data set or
+default, then the data set's entry for the solver, later ones winning; ``solver_options`` and
+``model_options`` are merged key by key. :func:`load_recipes` refuses, naming the file and the key, a data set or
 solver it does not know, a field that is not an option of ``gan train``, a solver option the
 solver does not take (``equilib.solver_options``), a value ``TrainConfig`` refuses, or an
 entry without its ``source``.
@@ -124,8 +124,8 @@ def recipe(data: str, solver: str, path: str | os.PathLike | None = None) -> dic
             continue
         sources.append(entry["source"])
         for k, v in entry.items():
-            if k == "solver_options":
-                out["solver_options"] = {**out.get("solver_options", {}), **v}
+            if k in ("solver_options", "model_options"):
+                out[k] = {**out.get(k, {}), **v}
             elif k != "source":
                 out[k] = v
     out["source"] = sources

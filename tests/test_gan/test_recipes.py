@@ -75,6 +75,9 @@ def test_the_package_recipes_keep_the_first_round_values():
     assert (digits.model, digits.image_size, digits.width, digits.optimizer, digits.lr, digits.beta1, digits.beta2,
             digits.batch_size, digits.latent_dim, digits.steps, digits.ema, digits.solver_options) == \
         ("dcgan", 16, 32, "adam", 2e-4, 0.5, 0.999, 64, 32, 2000, 0.99, {"gamma": 1.0})
+    # consensus on digits: spectral norm in D in place of BatchNorm (hand runs, docs/gan_training.md)
+    assert digits.model_options == {"spectral_norm": True}
+    assert TrainConfig(data="digits", solver="simgd").resolved().model_options == {}
     mnist = TrainConfig(data="mnist", solver="consensus").resolved()
     assert (mnist.image_size, mnist.width, mnist.latent_dim, mnist.steps, mnist.solver_options) == \
         (32, 64, 100, 20000, {})
@@ -87,6 +90,22 @@ def test_given_options_win_over_the_recipe_key_by_key():
     assert cfg.lr == 5e-4 and cfg.solver_options == {"lam": 1.0, "align": False}
     assert TrainConfig(data="ring", solver="consensus", solver_options={"gamma": 3}).resolved() \
         .solver_options == {"gamma": 3}
+
+
+def test_model_options_merge_key_by_key_the_given_ones_winning(tmp_path):
+    star = {"source": "t", "optimizer": "adam", "latent_dim": 4, "batch_size": 8, "steps": 3, "ema": 0.0,
+            "eval_every": 1, "eval_samples": 10, "checkpoint_every": 1}
+    book = {"*": {"default": star},
+            "digits": {"default": {"source": "t", "model": "dcgan", "image_size": 16, "lr": 1e-3,
+                                   "model_options": {"minibatch_discrimination": True}},
+                       "sga": {"source": "t", "model_options": {"spectral_norm": True}}}}
+    path = _write(tmp_path, book)
+    assert TrainConfig(data="digits", solver="sga").resolved(str(path)).model_options == \
+        {"minibatch_discrimination": True, "spectral_norm": True}
+    given = TrainConfig(data="digits", solver="sga", model_options={"spectral_norm": False}).resolved(str(path))
+    assert given.model_options == {"minibatch_discrimination": True, "spectral_norm": False}
+    assert TrainConfig(data="digits", solver="simgd").resolved(str(path)).model_options == \
+        {"minibatch_discrimination": True}
 
 
 def test_every_entry_has_a_source_and_the_file_ships_with_the_package():
