@@ -120,14 +120,15 @@ def loop(b: Built, run: Path, start: int, seconds: float, history: list[dict[str
         while step < cfg.steps:
             set_learning_rates(b, step)
             b.step_args = b.draw()
-            counted = (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps
-            cost = {"evals": 0, "backward": 0}
+            # the step before an evaluation is counted (its cost goes on the evaluation's line)
+            cost = {"evals": 0, "backward": 0} if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps \
+                else None
             try:
-                with _autocast(cfg, b.device), (counting(b.game, cost) if counted else contextlib.nullcontext()):
+                with _autocast(cfg, b.device), (counting(b.game, cost) if cost else contextlib.nullcontext()):
                     losses = b.solver.step(*b.step_args)
             except eq.NonFiniteError as e:
                 raise TrainingError(e, *(session.last_checkpoint or (None, None))) from e
-            if counted:
+            if cost:
                 b.step_cost = {"evaluations": cost["evals"], "backward": cost["backward"]}
             step += 1
             for fn in chain:

@@ -4,10 +4,10 @@ The file maps a data set (or ``"*"``, any data set) to ``{"default": {...}, SOLV
 each entry holds fields of :class:`gan.config.TrainConfig` and a ``source`` saying where the
 values came from. The recipe of (data, solver) is ``*``'s default, then the data set's
 default, then the data set's entry for the solver, later ones winning; ``solver_options`` and
-``model_options`` are merged key by key. :func:`load_recipes` refuses, naming the file and the key, a data set or
-solver it does not know, a field that is not an option of ``gan train``, a solver option the
-solver does not take (``equilib.solver_options``), a value ``TrainConfig`` refuses, or an
-entry without its ``source``.
+``model_options`` are merged key by key. :func:`load_recipes` refuses, naming the file and the
+key, a data set or solver it does not know, a field that is not an option of ``gan train``, a
+solver option the solver does not take (``equilib.solver_options``), a value ``TrainConfig``
+refuses, or an entry without its ``source``.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ __all__ = ["Row", "rows", "metric_names", "markdown", "write_csv"]
 
 #: shown first, in this order, when present
 PREFERRED = ("modes", "high_quality", "kl", "classes", "frechet", "confidence")
+#: parts of an evaluation line that are not a generator's metrics
+NOT_METRICS = ("losses.", "nonfinite.", "cost.")
 
 
 @dataclass
@@ -87,7 +89,7 @@ def metric_names(table: list[Row]) -> list[str]:
     names: set[str] = set()
     for row in table:
         for r in row.runs:
-            names |= {k for k in flatten(r.last) if "." in k and not k.startswith(("losses.", "nonfinite.", "cost."))}
+            names |= {k for k in flatten(r.last) if "." in k and not k.startswith(NOT_METRICS)}
 
     def order(name: str):
         who, _, what = name.partition(".")
