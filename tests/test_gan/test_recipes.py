@@ -77,6 +77,7 @@ def test_the_package_recipes_keep_the_first_round_values():
         ("dcgan", 16, 32, "adam", 2e-4, 0.5, 0.999, 64, 32, 2000, 0.99, {"gamma": 1.0})
     # consensus on digits: spectral norm in D in place of BatchNorm (hand runs, docs/gan_training.md)
     assert digits.model_options == {"spectral_norm": True}
+    assert TrainConfig(data="digits", solver="unrolled").resolved().model_options == {"spectral_norm": True}
     assert TrainConfig(data="digits", solver="simgd").resolved().model_options == {}
     mnist = TrainConfig(data="mnist", solver="consensus").resolved()
     assert (mnist.image_size, mnist.width, mnist.latent_dim, mnist.steps, mnist.solver_options) == \
