@@ -93,7 +93,7 @@ def _per_solver_rows() -> list[str]:
                 continue
             (mean, gen), (name, lines) = best, found[0]
             met = mean >= value if op == ">=" else mean <= value
-            cells.append(f"{gen} {mean:.3g} ({len(lines)} runs, {name}): {'**yes**' if met else 'no'}")
+            cells.append(f"{gen} {mean:.3g} ({len(lines)} run{'s' if len(lines) != 1 else ''}, {name}): {'**yes**' if met else 'no'}")
         rows.append(f"| {solver} | " + " | ".join(cells) + " |")
     return rows
 
