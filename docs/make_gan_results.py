@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import statistics
 from pathlib import Path
 
@@ -93,7 +94,8 @@ def _per_solver_rows() -> list[str]:
                 continue
             (mean, gen), (name, lines) = best, found[0]
             met = mean >= value if op == ">=" else mean <= value
-            cells.append(f"{gen} {mean:.3g} ({len(lines)} run{'s' if len(lines) != 1 else ''}, {name}): {'**yes**' if met else 'no'}")
+            runs = f"{len(lines)} run" + ("s" if len(lines) != 1 else "")
+            cells.append(f"{gen} {mean:.3g} ({runs}, {name}): {'**yes**' if met else 'no'}")
         rows.append(f"| {solver} | " + " | ".join(cells) + " |")
     return rows
 
@@ -135,26 +137,16 @@ def _kept(report: Path) -> str:
 
 
 def _folded(command: str) -> str:
-    """The command with its ``--run FOLDER`` arguments folded into one glob and the note left out (shown apart)."""
-    words, runs, kept = command.split(" --note ")[0].split(), [], []
-    out = command.split(" --out ")[-1] if " --out " in command else None
-    i = 0
-    while i < len(words):
-        if words[i] == "--run" and i + 1 < len(words):
-            runs.append(words[i + 1])
-            i += 2
-            continue
-        kept.append(words[i])
-        i += 1
-    if len(runs) > 1:
-        parent = Path(runs[0]).parent
-        kept.append(f"--run {parent}/* ({len(runs)} runs)" if all(Path(r).parent == parent for r in runs)
-                    else " ".join(f"--run {r}" for r in runs))
-    elif runs:
-        kept.append(f"--run {runs[0]}")
-    if out and " --note " in command:
-        kept.append(f"--note ... --out {out}")
-    return " ".join(kept)
+    """The command with its run of ``--run FOLDER`` arguments shown as one glob when they share a folder,
+    and its ``--note`` (shown apart) elided."""
+    head, _, tail = command.partition(" --note ")
+    runs = re.findall(r" --run (\S+)", head)
+    parents = {str(Path(r).parent) for r in runs}
+    if len(runs) > 1 and len(parents) == 1:
+        head = re.sub(r"( --run \S+)+", f" --run {parents.pop()}/*", head, count=1)
+    if tail:
+        head += " --note ..." + (" --out " + tail.rsplit(" --out ", 1)[1] if " --out " in tail else "")
+    return head
 
 
 def main() -> None:

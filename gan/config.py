@@ -97,7 +97,7 @@ class TrainConfig:
     def resolved(self, recipes: str | None = None) -> "TrainConfig":
         """A copy with every ``None`` filled from the recipe of (data, solver) (file ``recipes``, default
         the package's), solver and model options merged under the given ones, then checked."""
-        from gan.recipes import recipe
+        from gan.recipes import MERGED_KEY_BY_KEY, recipe
 
         self.validate_names()
         values = dataclasses.asdict(self)
@@ -109,7 +109,7 @@ class TrainConfig:
         if self.lr is not None:
             book = {k: v for k, v in book.items() if k not in ("lr_g", "lr_d")}
         for k, v in book.items():
-            if k in ("solver_options", "model_options"):  # merged key by key, the given ones winning
+            if k in MERGED_KEY_BY_KEY:  # the given keys win
                 values[k] = {**v, **(values[k] if isinstance(values[k], dict) else {})} \
                     if isinstance(values[k], dict) else values[k]
             elif k != "source" and values.get(k) is None:

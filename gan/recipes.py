@@ -18,12 +18,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RECIPES", "RecipeError", "load_recipes", "recipe", "NOT_IN_RECIPES", "update_recipes"]
+__all__ = ["RECIPES", "RecipeError", "load_recipes", "recipe", "NOT_IN_RECIPES", "MERGED_KEY_BY_KEY", "update_recipes"]
 
 RECIPES = Path(__file__).with_name("recipes.json")
 
 #: Fields a recipe may not set: what to run and where, not how.
 NOT_IN_RECIPES = ("data", "solver", "out", "resume", "progress", "threads", "device", "seed")
+#: fields whose dicts merge key by key (later entries, then the caller's given keys, winning)
+MERGED_KEY_BY_KEY = ("solver_options", "model_options")
 
 
 class RecipeError(ValueError):
@@ -124,7 +126,7 @@ def recipe(data: str, solver: str, path: str | os.PathLike | None = None) -> dic
             continue
         sources.append(entry["source"])
         for k, v in entry.items():
-            if k in ("solver_options", "model_options"):
+            if k in MERGED_KEY_BY_KEY:
                 out[k] = {**out.get(k, {}), **v}
             elif k != "source":
                 out[k] = v

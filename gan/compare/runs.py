@@ -59,6 +59,12 @@ class Run:
         last = self.last
         return float(last["seconds"]) / int(last["step"]) if last.get("step") else math.nan
 
+    def cost(self, kind: str) -> float:
+        """Mean ``cost.KIND`` (``evaluations`` or ``backward``) over the run's counted steps (``gan train``
+        counts the step before each evaluation); NaN for a run written before the count existed."""
+        v = [float(e["cost"][kind]) for e in self.evaluations if kind in e.get("cost", {})]
+        return sum(v) / len(v) if v else math.nan
+
 
 def read_run(path: str | Path) -> Run:
     """The run in folder ``path`` (``config.json`` and ``metrics.jsonl``, as ``gan train`` writes them)."""

@@ -4,8 +4,8 @@ Mean and sample standard deviation (n - 1) over the seeds of a method; with one 
 deviation is left empty. Each metric names the generator it scores (``G`` the live
 generator, ``ema`` its exponential moving average, ``uniform`` the uniform average). Beside the
 wall time per step, ``evals/step`` and ``backward/step`` are the gradient evaluations and backward
-passes of a step, counted by ``gan train`` on the step before each evaluation (mean over those steps
-and the seeds; empty for runs written before the count existed).
+passes of a step, counted by ``gan train`` on the step before each evaluation (mean over those steps,
+then over the seeds; empty for runs written before the count existed).
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ class Row:
         return statistics.fmean(v) if v else math.nan
 
     def cost(self, kind: str) -> float:
-        """Mean ``cost.KIND`` (``evaluations`` or ``backward``) over every counted step of every run."""
-        v = [float(e["cost"][kind]) for r in self.runs for e in r.evaluations if kind in e.get("cost", {})]
+        """Mean over the runs that counted it of :meth:`Run.cost` (``evaluations`` or ``backward``)."""
+        v = [x for x in (r.cost(kind) for r in self.runs) if math.isfinite(x)]
         return statistics.fmean(v) if v else math.nan
 
     @property
@@ -134,8 +134,8 @@ def write_csv(table: list[Row], path: Path) -> Path:
                     "backward_per_step", "folder"])
         for row in table:
             for r in row.runs:
-                flat, one = flatten(r.last), Row(row.label, [r])
+                flat = flatten(r.last)
                 w.writerow([row.label, r.seed, r.last.get("step", ""), r.done,
                             *[flat.get(m, "") for m in metrics], r.seconds_per_step(),
-                            _count(one.cost("evaluations")), _count(one.cost("backward")), str(r.path)])
+                            _count(r.cost("evaluations")), _count(r.cost("backward")), str(r.path)])
     return path
