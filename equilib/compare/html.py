@@ -14,7 +14,7 @@ from pathlib import Path
 from equilib.compare.run import RunResult
 from equilib.compare.table import HEADERS, cells, legend
 
-__all__ = ["write_html"]
+__all__ = ["embedded_png", "write_html"]
 
 _STYLE = """
 body { font-family: sans-serif; margin: 1.5em; color: #222; }
@@ -30,7 +30,8 @@ img { max-width: 100%; margin: 0.3em 0; }
 """
 
 
-def _img(path: Path) -> str:
+def embedded_png(path) -> str:
+    """An ``<img>`` tag holding the PNG at ``path`` as base64 (the page needs no other file)."""
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return f'<img alt="{html.escape(Path(path).name)}" src="data:image/png;base64,{data}">'
 
@@ -66,7 +67,7 @@ def write_html(path, results: list[RunResult], figures: dict[str, list[tuple[str
         parts.append(f"<h2>{html.escape(title)}</h2>")
         for caption, png in figs:
             if png is not None and Path(png).exists():
-                parts.append(f"<figure>{_img(png)}<figcaption>{html.escape(caption)}</figcaption></figure>")
+                parts.append(f"<figure>{embedded_png(png)}<figcaption>{html.escape(caption)}</figcaption></figure>")
             else:
                 parts.append(f"<p>{html.escape(caption)}</p>")
     parts.append("</body></html>")

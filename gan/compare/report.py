@@ -7,7 +7,6 @@ embeds the figures, so it can be mailed or opened from anywhere. Both say how th
 
 from __future__ import annotations
 
-import base64
 import datetime
 import html
 import json
@@ -17,6 +16,8 @@ import sys
 from pathlib import Path
 
 import torch
+
+from equilib.compare.html import embedded_png
 
 from . import figures
 from .table import Row, markdown, write_csv
@@ -93,9 +94,7 @@ def _html(path: Path, table_md: str, info: dict, figs, partial: str | None, runs
     parts.append(_md_table_to_html(table_md))
     parts.append("<pre>" + html.escape(runs_note) + "</pre>")
     for caption, png in figs:
-        data = base64.b64encode(png.read_bytes()).decode("ascii")
-        parts.append(f"<figure><img alt='{html.escape(png.name)}' src='data:image/png;base64,{data}'>"
-                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        parts.append(f"<figure>{embedded_png(png)}<figcaption>{html.escape(caption)}</figcaption></figure>")
     parts.append("</body></html>")
     path.write_text("\n".join(parts), encoding="utf-8")
     return path
