@@ -65,9 +65,11 @@ class Recorder:
     """Record spectral diagnostics every ``every`` steps of a training loop.
 
     Args:
-        every: record when ``step % every == 0`` (default 5000). A record (top-6 eigenvalues
-            and the spectral radius at tol 1e-3) costs about as much as 120 training steps of
-            the ring MLP game (docs/performance.md), so the default adds about 2-3%.
+        every: record when ``step % every == 0`` (default 10000). A record (top-6 eigenvalues
+            and the spectral radius at tol 1e-3: 30-70 Jacobian-vector products, as many as
+            ARPACK needs at that point) costs about as much as 100-200 training steps of the
+            ring MLP game, so the default adds 1-2% (docs/performance.md has the measured
+            figure); pass a smaller ``every`` for denser records at their price.
         k: how many eigenvalues of J to keep (selected by ``which``).
         which: LM, LR, SR, LI or SI.
         spectral_radius: also the update map's spectral radius (needs the SGD base without
@@ -79,7 +81,7 @@ class Recorder:
         eval_mode: compute with module players in eval mode.
     """
 
-    def __init__(self, every: int = 5000, k: int = 6, which: str = "LM", spectral_radius: bool | None = None,
+    def __init__(self, every: int = 10000, k: int = 6, which: str = "LM", spectral_radius: bool | None = None,
                  dense: bool | None = None, path_angle_points: int = 0, tol: float = 1e-3,
                  maxiter: int | None = None, ncv: int | None = None, eval_mode: bool = False):
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:

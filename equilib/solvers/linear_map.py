@@ -89,6 +89,15 @@ class BaseStepJacobian:
             params = game.parameters(p)
             outs = [0] + [1 + self.slots.index(s) for s in rule.slots]
             ins = [0, 1] + [2 + self.slots.index(s) for s in rule.slots]
+            if rule.linear:  # the same Jacobian at every coordinate, point and state: take it once per player
+                n = sum(t.numel() for t in params)
+                one = torch.zeros(1, dtype=torch.float64)
+                block = rule.jacobian_diagonals(one, one, {s: one for s in rule.slots})
+                for a, o in enumerate(outs):
+                    for b, i in enumerate(ins):
+                        C[o, i, lo:lo + n] = block[a, b]
+                lo += n
+                continue
             for t, state in zip(params, rule.state_of(opt, params)):
                 n = t.numel()
                 t64 = t.detach().to(device="cpu", dtype=torch.float64).reshape(-1)
