@@ -125,6 +125,56 @@ def _best_of_rows() -> list[str]:
     return rows
 
 
+#: (data set, report of the baseline runs, their methods, the data set's solver report, metrics shown, words):
+#: plain Adam, simultaneous and alternating, as users run it today, beside the best solver of the same data set
+BASELINES = [
+    ("ring", "ring-adam", ("simgd", "altgd"), "ring", ("modes", "high_quality", "kl"),
+     "plain Adam (lr 2e-4, betas 0.5, 0.999), the ring recipe otherwise"),
+    ("digits", "digits", ("simgd", "altgd"), "digits", ("classes", "frechet", "kl"),
+     "the digits recipe is DCGAN's Adam (lr 2e-4, betas 0.5, 0.999), so its simgd and altgd rows are the baseline"),
+]
+
+
+def _scored(lines: list[dict[str, str]], metrics: tuple[str, ...]) -> tuple[tuple, str, list[float]] | None:
+    """(sort key, generator, means of ``metrics``) for the generator with the best mean first metric."""
+    best = None
+    for g in sorted({k.split(".", 1)[0] for k in lines[0] if k.endswith("." + metrics[0])}):
+        means = []
+        for k in metrics:
+            values = [float(r.get(f"{g}.{k}") or "nan") for r in lines]
+            means.append(statistics.fmean(values) if all(v == v for v in values) else float("nan"))
+        key = (means[0], means[1] if metrics[1] != "frechet" else -means[1])
+        if means[0] == means[0] and (best is None or key > best[0]):
+            best = (key, g, means)
+    return best
+
+
+def _baseline_rows() -> list[str]:
+    rows = []
+    for data, report, methods, solvers_report, metrics, _ in BASELINES:
+        if not all((RESULTS / r / "table.csv").exists() for r in (report, solvers_report)):
+            continue
+        base, solved = _csv(RESULTS / report), _csv(RESULTS / solvers_report)
+        entries = [(f"{m}, plain Adam (baseline)", report, [r for r in base if r["method"] == m]) for m in methods]
+        others = sorted({r["method"] for r in solved} - (set(methods) if solvers_report == report else set()))
+        scored = [(s, m, lines) for m in others
+                  if (s := _scored(lines := [r for r in solved if r["method"] == m], metrics))]
+        if scored:
+            _, m, lines = max(scored, key=lambda x: x[0][0])
+            entries.append((f"{m} (the best solver with its recipe)", solvers_report, lines))
+        for label, name, lines in entries:
+            if not lines or not (s := _scored(lines, metrics)):
+                continue
+            _, g, means = s
+            score = ", ".join(f"{k.replace('_', ' ')} " + ("n/a" if v != v else f"{v:.3g}") for k, v in zip(metrics, means))
+            rows.append(f"| {data} | {label} | {len(lines)} | {g} | {score} | {name} |")
+    if not rows:
+        return []
+    notes = " ".join(f"{data}: {words}." for data, *_, words in BASELINES)
+    return ["| data set | method | runs | generator | score (means over the runs) | report |",
+            "|---|---|---|---|---|---|", *rows, "", notes + " KL is n/a where a run's generator captured no mode."]
+
+
 def _kept(report: Path) -> str:
     """Whether the report's runs (config.json, metrics.jsonl) are in the repository, so the table recomputes."""
     folders = [Path(r["folder"]) for r in _csv(report)]
@@ -157,7 +207,10 @@ def main() -> None:
            "while other runs and test suites shared the machine, so seconds per step are upper bounds.", "",
            "## Targets", "", *_target_rows(), *_best_of_rows(), "",
            "Per solver (the issue: every solver except hamiltonian; the mean over the report's runs of the "
-           "generator, live `G` or its average `ema`, that scores higher):", "", *_per_solver_rows(), ""]
+           "generator, live `G` or its average `ema`, that scores higher):", "", *_per_solver_rows(), "",
+           "Baselines: what a plain Adam loop (simultaneous or alternating) gives on the same data, beside the best "
+           "solver (the generator with the higher mean of the first metric; means over the runs):", "",
+           *_baseline_rows(), ""]
     for report in sorted(p for p in RESULTS.iterdir() if (p / "table.md").exists()):
         meta = json.loads((report / "meta.json").read_text()) if (report / "meta.json").exists() else {}
         note = f"Note: {meta['note']}" if meta.get("note") else ""
