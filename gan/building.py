@@ -86,7 +86,11 @@ class Built:
         """The next step's arguments: a real batch from the data stream, then z (and the game's other
         draws) from the noise stream."""
         cfg = self.config
-        real = self.data.sample(cfg.batch_size, self.data_generator).to(self.device)
+        real = self.data.sample(cfg.batch_size, self.data_generator)
+        if self.device.type == "cuda" and real.device.type == "cpu":  # page-locked: the copy overlaps GPU work
+            real = real.pin_memory().to(self.device, non_blocking=True)
+        else:
+            real = real.to(self.device)
         if cfg.channels_last and real.dim() == 4:
             real = real.contiguous(memory_format=torch.channels_last)
         # every rank draws the global batch from the same streams and keeps its share (gan.parallel)
@@ -169,4 +173,7 @@ def build(cfg: TrainConfig) -> Built:
     noise_generator = torch.Generator().manual_seed(noise_seed)
     ema = EMA(G, cfg.ema) if cfg.ema else None
     uniform = UniformAverage(G) if cfg.uniform_average_from is not None else None
+    if cfg.compile is not None:  # after the averages copy G: they stay eager; state_dict keys are unchanged
+        G.compile(backend=cfg.compile)
+        D.compile(backend=cfg.compile)
     return Built(cfg, device, data, G, D, game, solver, data_generator, noise_generator, ema, uniform)

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from gan.config_checks import (AMP_NAMES, DATA_NAMES, LOSS_NAMES, MODEL_NAMES, NONFINITE_ACTIONS, OPTIMIZER_NAMES,
+from gan.config_checks import (AMP_NAMES, COMPILE_BACKENDS, DATA_NAMES, LOSS_NAMES, MODEL_NAMES, NONFINITE_ACTIONS, OPTIMIZER_NAMES,
                                SOLVER_NAMES, ConfigError, parse_value)
 
 __all__ = ["main", "build_parser"]
@@ -31,7 +31,7 @@ __all__ = ["main", "build_parser"]
 #: What --help says of an option whose default is not a TrainConfig field's.
 _OTHER_DEFAULTS = {"data_options": "none", "model_options": "none", "out": "runs/DATA-SOLVER-seedSEED",
                    "resume": "none: a new run", "progress": "progress shown",
-                   "data_root": "the data set's own", "threads": "torch's setting", "amp": "off",
+                   "data_root": "the data set's own", "threads": "torch's setting", "amp": "off", "compile": "off (eager)",
                    "uniform_average_from": "off", "image_size": "from the recipe"}
 
 
@@ -132,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--fused", action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                    help="torch's fused base step (one kernel for all of a player's tensors: Adam, AdamW, Adagrad "
                    "on CPU and CUDA) or its foreach one; --no-fused: the plain per-tensor loop")
+    g.add_argument("--compile", nargs="?", const="inductor", choices=COMPILE_BACKENDS, metavar="BACKEND",
+                   help="torch.compile G and D (backend inductor, or one of " + ", ".join(COMPILE_BACKENDS) +
+                   "); first-order solvers only (simgd, altgd, extragradient, optimistic) and no gradient penalty: "
+                   "torch.compile has no double backward. On this project's CPU it measured slower (docs/performance.md)")
     g.add_argument("--ema", type=float, help="EMA decay of the generator's parameters (0 = off)")
     g.add_argument("--uniform-average-from", type=int, metavar="STEP",
                    help="keep a uniform average of the generator's parameters from STEP on")

@@ -25,7 +25,7 @@ __all__ = ["TrainConfig", "ConfigError", "SOLVER_NAMES", "OPTIMIZER_NAMES", "LOS
 
 # Options that may differ when a run is resumed (everything else must match the saved config).
 RESUMABLE_CHANGES = ("steps", "progress", "resume", "out", "threads", "keep_checkpoints", "tensorboard",
-                     "tensorboard_every")
+                     "tensorboard_every", "compile")
 
 # The per-solver flags of earlier versions, now keys of solver_options.
 _MOVED = {"gamma": "gamma", "lam": "lam", "unroll_steps": "unroll_steps", "unroll_lr": "unroll_lr",
@@ -78,6 +78,7 @@ class TrainConfig:
     amp: str | None = None
     channels_last: bool = False
     fused: bool = True                # torch's fused (or foreach) base steps where they exist (equilib.optim.fast_options)
+    compile: str | None = None        # torch.compile backend for G and D (COMPILE_BACKENDS); None: eager
     # averaging of the generator's parameters (Gidel et al. 2019)
     ema: float | None = None          # 0 switches it off
     uniform_average_from: int | None = None  # start step of the uniform average; None = off
@@ -191,7 +192,7 @@ class TrainConfig:
 
 #: The fields a recipe fills when they are left out (None), for ``gan train --help``.
 RECIPE_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.default is None and f.name not in
-                      ("data_root", "amp", "uniform_average_from", "out", "threads"))
+                      ("data_root", "amp", "uniform_average_from", "out", "threads", "compile"))
 
 
 def _norm(v: Any) -> Any:

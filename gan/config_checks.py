@@ -18,7 +18,7 @@ from gan.data import DATASETS
 from gan.losses import LOSSES
 
 __all__ = ["ConfigError", "SOLVER_NAMES", "OPTIMIZER_NAMES", "LOSS_NAMES", "MODEL_NAMES", "DATA_NAMES", "MIXTURES",
-           "AMP_NAMES", "NONFINITE_ACTIONS", "MOMENTUM_OPTIMIZERS", "BETA_OPTIMIZERS", "FLAG_MODEL_OPTIONS",
+           "AMP_NAMES", "COMPILE_BACKENDS", "NONFINITE_ACTIONS", "MOMENTUM_OPTIMIZERS", "BETA_OPTIMIZERS", "FLAG_MODEL_OPTIONS",
            "flag", "choice", "number", "integer", "parse_value", "check_solver_options", "validate"]
 
 
@@ -34,6 +34,8 @@ MODEL_NAMES = ("mlp", "dcgan")  # gan.models.MODELS (which imports this module; 
 DATA_NAMES = tuple(DATASETS)
 MIXTURES = ("gaussian1d", "ring", "grid")
 AMP_NAMES = ("bf16", "fp16")
+# torch.compile backends: inductor generates code (the one that can be faster); aot_eager and eager only trace
+COMPILE_BACKENDS = ("inductor", "aot_eager", "eager")
 NONFINITE_ACTIONS = ("raise", "skip", "rollback")
 MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
 BETA_OPTIMIZERS = ("adam", "adamw")
@@ -122,7 +124,8 @@ def validate_names(cfg) -> None:
     choice("solver", cfg.solver, SOLVER_NAMES)
     choice("loss", cfg.loss, LOSS_NAMES)
     choice("on_nonfinite", cfg.on_nonfinite, NONFINITE_ACTIONS)
-    for name, allowed in (("model", MODEL_NAMES), ("optimizer", OPTIMIZER_NAMES), ("amp", AMP_NAMES)):
+    for name, allowed in (("model", MODEL_NAMES), ("optimizer", OPTIMIZER_NAMES), ("amp", AMP_NAMES),
+                          ("compile", COMPILE_BACKENDS)):
         if getattr(cfg, name) is not None:
             choice(name, getattr(cfg, name), allowed)
 
@@ -187,9 +190,28 @@ def validate(cfg) -> None:
         raise ConfigError(f"model 'dcgan' needs image data; data {cfg.data!r} is a low-dimensional mixture "
                           "(use --model mlp)")
     check_solver_options(cfg.solver, cfg.solver_options)
+    if cfg.compile is not None:
+        check_compile(cfg)
     if cfg.tensorboard:
         from gan.tensorboard import require
         require()  # the extra equilib[tensorboard]: refused here, before anything is written
+
+
+def check_compile(cfg) -> None:
+    """torch.compile's AOTAutograd has no double backward: refuse what differentiates through gradients."""
+    first_order = [n for n, cls in eq.SOLVERS.items() if not cls.second_order]
+    if eq.SOLVERS[cfg.solver].second_order:
+        raise ConfigError(f"compile: solver {cfg.solver!r} differentiates through gradients (double backward), which "
+                          f"torch.compile does not support; compile works with {first_order}")
+    penalties = [f"{k}={getattr(cfg, k)}" for k in ("r1", "r2") if getattr(cfg, k)]
+    if cfg.loss == "wgan-gp" and cfg.gp_weight:
+        penalties.append(f"loss wgan-gp with gp_weight={cfg.gp_weight}")
+    if penalties:
+        raise ConfigError(f"compile: the gradient penalties {penalties} differentiate through D's input gradient "
+                          "(double backward), which torch.compile does not support; set them to 0 or leave out compile")
+    if cfg.diagnostics_every:
+        raise ConfigError(f"compile: diagnostics_every={cfg.diagnostics_every} takes Jacobian products (double "
+                          "backward), which torch.compile does not support; set it to 0 or leave out compile")
 
 
 def check_optimizer_options(cfg) -> None:

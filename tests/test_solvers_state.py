@@ -157,3 +157,22 @@ def test_deepcopy_of_state_is_independent():
     solver.step()
     assert sd["steps"] == 1 and solver.steps == 2
     assert not torch.equal(sd["state"]["previous"][0], solver.previous[0])
+
+
+@pytest.mark.parametrize("name", sorted(OPTIONS))
+def test_second_order_flag_says_whether_a_step_differentiates_through_gradients(name, monkeypatch):
+    """``Solver.second_order`` (what gan train --compile reads) matches what a step does: some backward
+    pass keeps its graph (create_graph=True) exactly when the flag is set."""
+    kept = []
+    grad = torch.autograd.grad
+
+    def recording(*args, **kwargs):
+        kept.append(bool(kwargs.get("create_graph", False)))
+        return grad(*args, **kwargs)
+
+    game, _ = gan_game()
+    solver = eq.make_solver(name, game, lr=0.01, **OPTIONS[name])
+    monkeypatch.setattr(torch.autograd, "grad", recording)
+    solver.step(batches(1)[0])
+    assert kept, "no gradient was taken"
+    assert any(kept) == type(solver).second_order

@@ -50,6 +50,7 @@ class ACGD(Solver):
     """
 
     name = "acgd"
+    second_order = True
     no_update_map = ("its per-coordinate steps are state (running averages v of squared gradients) that keeps "
                      "changing even at an equilibrium, where v decays by beta per step and the steps grow towards "
                      "lr/eps, so no fixed one-step map predicts its convergence; cgd (per-player lr) has one")

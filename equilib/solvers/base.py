@@ -51,6 +51,9 @@ class Solver(LinearizedStep):
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
     multistage: ClassVar[bool] = False  # changes parameters more than once per step
+    #: whether a step differentiates through gradients (Jacobian products, unrolled inner steps):
+    #: double backward, which e.g. torch.compile's AOTAutograd does not support
+    second_order: ClassVar[bool] = False
 
     def __init__(self, game: Game, lr: float | Mapping[str, float], optimizer: Any = None,
                  optimizer_options: Mapping[str, Any] | None = None, on_nonfinite: Any = "raise",

@@ -112,6 +112,7 @@ class CGD(Solver):
     """
 
     name = "cgd"
+    second_order = True
     defaults = {"tol": 1e-8, "atol": 0.0, "max_iter": 100, "warm_start": True}
 
     def _check_options(self):

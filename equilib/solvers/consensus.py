@@ -24,6 +24,7 @@ class Consensus(Solver):
     """
 
     name = "consensus"
+    second_order = True
     defaults = {"gamma": 1.0}
 
     def _check_options(self):
@@ -51,6 +52,7 @@ class Hamiltonian(Solver):
     """
 
     name = "hamiltonian"
+    second_order = True
 
     def _direction(self, args):
         f = self.field(args, create_graph=True)
@@ -70,6 +72,7 @@ class SGA(Solver):
     """
 
     name = "sga"
+    second_order = True
     defaults = {"lam": 1.0, "align": True, "eps": 0.1}
 
     def _check_options(self):

@@ -22,6 +22,7 @@ class LOLA(Solver):
     """
 
     name = "lola"
+    second_order = True
     defaults = {"alpha": None}
 
     def _check_options(self):

@@ -27,6 +27,7 @@ class Unrolled(Solver):
     """
 
     name = "unrolled"
+    second_order = True
     defaults = {"unroll_steps": 5, "unroll_lr": None, "unroll_optimizer": "same"}
 
     def _check_options(self):

@@ -15,11 +15,15 @@ from paired import interleaved
 from test_bench_gan import SETUPS, handwritten, setup
 
 
-def with_gan(name, fused: bool = False):
+def with_gan(name, fused: bool = False, compile: str | None = None):
     """The equilib side of the GAN-layer pair: the same z stream as the hand-written step
     (``torch.Generator().manual_seed(0)``, one z per step), passed as the step's argument; ``fused``:
-    torch's fused Adam, as ``gan train`` builds it by default (``equilib.optim.fast_options``)."""
+    torch's fused Adam, as ``gan train`` builds it by default (``equilib.optim.fast_options``); ``compile``: G
+    and D compiled with that torch.compile backend, as ``gan train --compile`` does."""
     G, D, real, latent = setup(name)
+    if compile is not None:
+        G.compile(backend=compile)
+        D.compile(backend=compile)
     game = gan.GANGame(G, D, loss="nonsaturating")
     fast = eq.optim.fast_options("adam", game.parameters()) if fused else {}
     solver = eq.make_solver("simgd", game, lr=1e-4, optimizer="adam",
@@ -53,6 +57,25 @@ def gan_layer(pairs: int) -> list[dict]:
         print(f"gan layer {name}: plain {ours / hand:.3f}, fused vs plain hand-written {fused / hand2:.3f}, "
               f"both fused {fused2 / hand_fused:.3f}", flush=True)
     print("gan layer done", flush=True)
+    return rows
+
+
+def compile_ratio(pairs: int) -> list[dict]:
+    """Per setup: the fused gan step with G and D compiled (inductor, ``gan train --compile``) against the same
+    step eager, paired, after a first call that compiles (timed on its own)."""
+    rows = []
+    for name in SETUPS:
+        torch._dynamo.reset()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # dynamo's tracing warnings
+            compiled = with_gan(name, fused=True, compile="inductor")
+            start = time.perf_counter()
+            compiled()
+            compile_s = time.perf_counter() - start
+            eager, fast = interleaved(with_gan(name, fused=True), compiled, pairs, warmup=5)
+        rows.append({"setup": name, "eager_ms": eager, "compiled_ms": fast, "ratio": fast / eager,
+                     "compile_s": compile_s})
+        print(f"compile {name}: {fast / eager:.3f} after {compile_s:.0f} s", flush=True)
     return rows
 
 
