@@ -2,6 +2,7 @@
 
     python tests/benchmarks/make_performance.py [--quick] [--out docs/performance.md]
     python tests/benchmarks/make_performance.py --only gan [--pairs N]   (GAN layer alone: printed, nothing written)
+    python tests/benchmarks/make_performance.py --from-results           (the page again from the saved results)
 
 Every figure is a ratio against a reference measured in the same run, by paired
 (interleaved) timing: the two sides alternate call by call, so a slow drift of a shared
@@ -80,7 +81,7 @@ def cgds_rows(scale: float) -> list[dict] | str:
     return rows
 
 
-WHY = {
+WHY = {  # why a missed target is missed; the cost ladders ("Where the time goes") show each part
     "each Jacobian product <= 1.5x one gradient evaluation":
         "a full product differentiates the whole backward graph of xi, about twice the work of the first "
         "backward pass; the block products CGD, ACGD and LOLA use are 0.6-0.8x",
@@ -89,24 +90,27 @@ WHY = {
         "than the hand-written loss, forward and backward: about 45 us on the ring), and equilib checks the losses "
         "and xi finite once per step (one fused kernel); the batch and noise checks cost about 3 us",
     "altgd <= 1.03x hand-written":
-        "two field evaluations per step, one per player, each paying the per-call bookkeeping and the "
-        "finiteness check (about 30 us each on a 3 ms step)",
+        "two field evaluations per step, each paying the evaluation's bookkeeping (evaluation ladder), and the "
+        "parameter snapshot that lets a NaN in the second player's gradient undo the first player's move (altgd "
+        "ladder: about 2% of the step alone)",
     "consensus <= simgd + one J^T v":
-        "xi is built with its graph (create_graph) so that J^T xi can be taken, and recording the backward "
-        "graph costs more than the plain gradient simgd takes; the hand-written consensus pays the same",
+        "xi must be built with its graph (create_graph) before J^T xi can be taken: about 10% over the plain "
+        "gradient (second-order ladder), which the bound does not count; the hand-written consensus pays the same",
     "sga <= simgd + one J^T v + one J v":
-        "in a general-sum game J xi is a double backward (a pass that builds J^T u with its graph, then one "
-        "pass through it), about 4x a gradient evaluation here; the hand-written sga pays the same",
+        "in a general-sum game one J xi costs a second forward and backward pass in dual numbers (forward over "
+        "reverse, the cheapest of the three paths for a single product: products table), while the bound counts "
+        "the per-product double backward, which first needs a once-per-point pass; the hand-written sga pays the same",
     "Recorder at its default interval <= 1.03x":
-        "one record (Arnoldi at tol 1e-3 for 6 eigenvalues and the spectral radius, about 50 products) costs "
-        "100-150 steps of this small game; its product count varies from record to record",
+        "one record (Arnoldi at tol 1e-3 for 6 eigenvalues and the spectral radius, 30-70 products) costs "
+        "100-200 steps of this small game; its product count varies from record to record",
     "GAN throughput >= 1.2x a hand-written loop (fused steps, --compile where it helps)":
         "on this CPU the step is the models' own kernels; torch's fused Adam saves about 8% and inductor's "
         "compiled G and D are slower than eager (table below); pinned memory with non_blocking copies and "
         "channels_last apply to CUDA only, which nobody could measure here",
     "Field evaluation <= 1.03x autograd.grad":
-        "per-call Python bookkeeping (the game's loss check, the zero-sum sign flip of the maximizer's block) "
-        "of 20-40 us on a 0.5 ms evaluation",
+        "per-call Python bookkeeping, 30-40 us on a 0.45-0.6 ms evaluation (evaluation ladder): Game.evaluate's "
+        "structure and loss checks, then the Field's own (distributed check, loss connectivity check, the "
+        "zero-sum sign flip of the maximizer's block, zero blocks)",
 }
 
 
@@ -232,7 +236,8 @@ target), and against a hand-written step that is fused too (like for like).
 
 The same fused step with G and D compiled by `torch.compile` (inductor backend, what `gan train --compile`
 does; the first-order solvers only, since torch.compile has no double backward), against it eager. The first
-call compiles, timed on its own; a ratio above 1 means the compiled step is slower.
+call compiles, timed on its own (short when torch's on-disk compile cache already holds the graphs, as here); a
+ratio above 1 means the compiled step is slower.
 
 """ + table(["setup", "eager (ms)", "compiled (ms)", "ratio", "compilation (s)"],
             [[r["setup"], f"{r['eager_ms']:.2f}", f"{r['compiled_ms']:.2f}", f"{r['ratio']:.3f}",
@@ -280,7 +285,14 @@ def main() -> None:
     parser.add_argument("--out", default=str(HERE.parents[1] / "docs" / "performance.md"))
     parser.add_argument("--only", choices=["gan"], help="measure this part alone and print it (the page is kept)")
     parser.add_argument("--pairs", type=int, default=300, help="paired calls per GAN-layer pair (with --only gan)")
+    parser.add_argument("--from-results", action="store_true",
+                        help="measure nothing: write the page from tests/benchmarks/results/performance.json")
     opts = parser.parse_args()
+    if opts.from_results:
+        res = json.loads((HERE / "results" / "performance.json").read_text())
+        Path(opts.out).write_text(render(res, res["machine"].get("command", "python tests/benchmarks/make_performance.py")))
+        print(f"wrote {opts.out} from the results of {res['machine']['date']}")
+        return
     torch.set_num_threads(1)
     if opts.only == "gan":
         before = os.getloadavg()
@@ -303,9 +315,10 @@ def main() -> None:
     res["profiles"] = profile_misses.run(max(20, int(600 * scale)))
     res["machine"]["load_after"] = os.getloadavg()
     res["machine"]["seconds"] = time.perf_counter() - t0
+    command = "python tests/benchmarks/make_performance.py" + (" --quick" if opts.quick else "")
+    res["machine"]["command"] = command
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "performance.json").write_text(json.dumps(res, indent=1, default=str))
-    command = "python tests/benchmarks/make_performance.py" + (" --quick" if opts.quick else "")
     Path(opts.out).write_text(render(res, command))
     print(f"wrote {opts.out} in {res['machine']['seconds']:.0f} s ({statistics.mean(res['machine']['load_after']):.2f} load)")
 
