@@ -221,6 +221,9 @@ def check_optimizer_options(cfg) -> None:
     if cfg.momentum is not None and opt not in MOMENTUM_OPTIMIZERS:
         raise ConfigError(f"momentum applies to the optimizers that take momentum ({', '.join(MOMENTUM_OPTIMIZERS)}); "
                           f"optimizer is {opt!r}, which would ignore it. Drop momentum or change the optimizer")
+    if cfg.momentum is not None and cfg.momentum < 0 and opt != "sgd":
+        raise ConfigError(f"momentum must be in [0, 1) for optimizer {opt!r} (torch's RMSprop refuses negative "
+                          f"momentum), got {cfg.momentum!r}; negative momentum (Gidel et al. 2019) works with sgd")
     for name in ("beta1", "beta2"):
         if getattr(cfg, name) is not None and opt not in BETA_OPTIMIZERS:
             raise ConfigError(f"{name} applies to the optimizers {', '.join(BETA_OPTIMIZERS)}; "

@@ -84,6 +84,13 @@ def test_momentum_with_an_optimizer_without_momentum_refused(optimizer):
         TrainConfig(optimizer="sgd", beta1=0.5).resolved()
 
 
+def test_negative_momentum_only_with_sgd():
+    """Negative momentum (Gidel et al. 2019) is sgd's; torch's RMSprop refuses it: named before anything is built."""
+    with pytest.raises(ConfigError, match=r"momentum must be in \[0, 1\) for optimizer 'rmsprop'.*got -0.5.*sgd"):
+        TrainConfig(optimizer="rmsprop", momentum=-0.5).resolved()
+    assert TrainConfig(optimizer="sgd", momentum=-0.5).resolved().optimizer_options() == {"momentum": -0.5}
+
+
 class TwoLogits(nn.Module):
     input_shape = (2,)
 

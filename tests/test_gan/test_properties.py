@@ -67,9 +67,11 @@ VALID = {
     "rollback_factor": _num(0, 1, open_low=True), "max_rollbacks": _int(1),
     **{k: _num(0) for k in ("r1", "r2", "gp_weight", "instance_noise")},
     "label_smoothing": _num(0, 1),
-    "momentum": lambda v: v is None or _num(-1, 1, open_low=True)(v),
+    # the ring recipe's optimizer is RMSProp: momentum in [0, 1) (negative momentum is sgd's: test_bad_inputs.py)
+    "momentum": lambda v: v is None or _num(0, 1)(v),
     "ema": lambda v: v is None or _num(0, 1)(v),
     **{k: (lambda v: v is None) for k in ("beta1", "beta2", "image_size", "amp")},
+    "compile": lambda v: v is None,  # consensus differentiates through gradients: every backend is refused for it
     "device": lambda v: v == "cpu", "channels_last": lambda v: v is False, "progress": lambda v: isinstance(v, bool),
     "data_root": lambda v: v is None or (isinstance(v, str) and v != ""),
     "data_options": lambda v: isinstance(v, dict) and all(k in _RING_OPTION and _RING_OPTION[k](x) for k, x in v.items()),
@@ -78,6 +80,7 @@ VALID = {
 }
 SPECIAL = {"data": st.sampled_from(DATA_NAMES), "solver": st.sampled_from(SOLVER_NAMES),
            "optimizer": st.sampled_from(OPTIMIZER_NAMES), "loss": st.sampled_from(LOSS_NAMES),
+           "compile": st.sampled_from([None, "inductor", "aot_eager", "eager", "tensorrt"]),
            "data_options": st.dictionaries(st.sampled_from(["modes", "radius", "std", "side"]), ANY, max_size=2),
            "model_options": st.dictionaries(st.sampled_from(sorted(_MODEL_OPTION) + ["width"]), ANY, max_size=2)}
 
