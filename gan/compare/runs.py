@@ -10,6 +10,7 @@ the seed, so the same method at several seeds is one row.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
@@ -120,8 +121,16 @@ def ensure_run(path: Path, config: dict[str, Any], launch: bool = True) -> Run |
 
 
 def group_key(run: Run) -> str:
-    """The method of a run: its configuration without the seed and the bookkeeping keys."""
-    method = {k: v for k, v in run.config.items() if k not in NOT_METHOD}
+    """The method of a run: its configuration without the seed and the bookkeeping keys. An option the run's
+    config.json lacks (one added to gan train after the run) counts at its default, so an older run and a
+    newer one with the same settings are one method."""
+    from gan.config import TrainConfig
+
+    config = dict(run.config)
+    for f in dataclasses.fields(TrainConfig):
+        if f.name not in config:
+            config[f.name] = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    method = {k: v for k, v in config.items() if k not in NOT_METHOD}
     return json.dumps(method, sort_keys=True, default=str)
 
 

@@ -55,6 +55,20 @@ def test_methods_of_one_solver_are_told_apart_by_what_differs(tmp_path):
     assert sorted(r.label for r in rows(runs)) == ["simgd (lr=0.001)", "simgd (lr=0.1)"]
 
 
+def test_an_option_added_later_counts_at_its_default(tmp_path):
+    """A run written before an option existed (no key in its config.json) and one written after, with the option
+    at its default, are the same method; a run with another value is told apart by it."""
+    old = read_run(fake_run(tmp_path / "old", "simgd", 0, [(8, 0.9)]))
+    new = fake_run(tmp_path / "new", "simgd", 1, [(6, 0.8)])
+    config = json.loads((new / "config.json").read_text())
+    (new / "config.json").write_text(json.dumps({**config, "compile": None, "fused": True}))
+    other = fake_run(tmp_path / "other", "simgd", 2, [(4, 0.7)])
+    (other / "config.json").write_text(json.dumps({**config, "seed": 2, "compile": "eager"}))
+    table = rows([old, read_run(new), read_run(other)])
+    assert sorted((r.label, r.seeds) for r in table) == [("simgd (compile=None)", [0, 1]),
+                                                          ("simgd (compile=eager)", [2])]
+
+
 def test_partial_run_is_marked(tmp_path, capsys):
     fake_run(tmp_path / "done", "simgd", 0, [(8, 0.9)], steps=100)
     partial = fake_run(tmp_path / "cut", "simgd", 1, [(5, 0.5)], steps=100)
