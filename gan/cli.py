@@ -23,16 +23,16 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from gan.config_checks import (AMP_NAMES, COMPILE_BACKENDS, DATA_NAMES, LOSS_NAMES, MODEL_NAMES, NONFINITE_ACTIONS, OPTIMIZER_NAMES,
-                               SOLVER_NAMES, ConfigError, parse_value)
+from gan.config_checks import (AMP_NAMES, COMPILE_BACKENDS, DATA_NAMES, FIRST_ORDER_SOLVERS, LOSS_NAMES, MODEL_NAMES,
+                               NONFINITE_ACTIONS, OPTIMIZER_NAMES, SOLVER_NAMES, ConfigError, parse_value)
 
 __all__ = ["main", "build_parser"]
 
 #: What --help says of an option whose default is not a TrainConfig field's.
 _OTHER_DEFAULTS = {"data_options": "none", "model_options": "none", "out": "runs/DATA-SOLVER-seedSEED",
                    "resume": "none: a new run", "progress": "progress shown",
-                   "data_root": "the data set's own", "threads": "torch's setting", "amp": "off", "compile": "off (eager)",
-                   "uniform_average_from": "off", "image_size": "from the recipe"}
+                   "data_root": "the data set's own", "threads": "torch's setting", "amp": "off",
+                   "compile": "off (eager)", "uniform_average_from": "off", "image_size": "from the recipe"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "on CPU and CUDA) or its foreach one; --no-fused: the plain per-tensor loop")
     g.add_argument("--compile", nargs="?", const="inductor", choices=COMPILE_BACKENDS, metavar="BACKEND",
                    help="torch.compile G and D (backend inductor, or one of " + ", ".join(COMPILE_BACKENDS) +
-                   "); first-order solvers only (simgd, altgd, extragradient, optimistic) and no gradient penalty: "
+                   f"); first-order solvers only ({', '.join(FIRST_ORDER_SOLVERS)}) and no gradient penalty: "
                    "torch.compile has no double backward. On this project's CPU it measured slower (docs/performance.md)")
     g.add_argument("--ema", type=float, help="EMA decay of the generator's parameters (0 = off)")
     g.add_argument("--uniform-average-from", type=int, metavar="STEP",

@@ -18,7 +18,7 @@ from gan.data import DATASETS
 from gan.losses import LOSSES
 
 __all__ = ["ConfigError", "SOLVER_NAMES", "OPTIMIZER_NAMES", "LOSS_NAMES", "MODEL_NAMES", "DATA_NAMES", "MIXTURES",
-           "AMP_NAMES", "COMPILE_BACKENDS", "NONFINITE_ACTIONS", "MOMENTUM_OPTIMIZERS", "BETA_OPTIMIZERS", "FLAG_MODEL_OPTIONS",
+           "AMP_NAMES", "COMPILE_BACKENDS", "FIRST_ORDER_SOLVERS", "NONFINITE_ACTIONS", "MOMENTUM_OPTIMIZERS", "BETA_OPTIMIZERS", "FLAG_MODEL_OPTIONS",
            "flag", "choice", "number", "integer", "parse_value", "check_solver_options", "validate"]
 
 
@@ -36,6 +36,8 @@ MIXTURES = ("gaussian1d", "ring", "grid")
 AMP_NAMES = ("bf16", "fp16")
 # torch.compile backends: inductor generates code (the one that can be faster); aot_eager and eager only trace
 COMPILE_BACKENDS = ("inductor", "aot_eager", "eager")
+# the solvers torch.compile can run: no double backward in a step (equilib's Solver.second_order)
+FIRST_ORDER_SOLVERS = tuple(n for n, cls in eq.SOLVERS.items() if not cls.second_order)
 NONFINITE_ACTIONS = ("raise", "skip", "rollback")
 MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
 BETA_OPTIMIZERS = ("adam", "adamw")
@@ -199,10 +201,9 @@ def validate(cfg) -> None:
 
 def check_compile(cfg) -> None:
     """torch.compile's AOTAutograd has no double backward: refuse what differentiates through gradients."""
-    first_order = [n for n, cls in eq.SOLVERS.items() if not cls.second_order]
-    if eq.SOLVERS[cfg.solver].second_order:
+    if cfg.solver not in FIRST_ORDER_SOLVERS:
         raise ConfigError(f"compile: solver {cfg.solver!r} differentiates through gradients (double backward), which "
-                          f"torch.compile does not support; compile works with {first_order}")
+                          f"torch.compile does not support; compile works with {', '.join(FIRST_ORDER_SOLVERS)}")
     penalties = [f"{k}={getattr(cfg, k)}" for k in ("r1", "r2") if getattr(cfg, k)]
     if cfg.loss == "wgan-gp" and cfg.gp_weight:
         penalties.append(f"loss wgan-gp with gp_weight={cfg.gp_weight}")

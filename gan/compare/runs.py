@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gan.config import TrainConfig
+
 __all__ = ["CompareError", "Run", "read_run", "run_folder", "status", "ensure_run", "group_key", "flatten"]
 
 #: configuration keys that do not change the method (a seed, where files go, how it is shown)
@@ -124,8 +126,6 @@ def group_key(run: Run) -> str:
     """The method of a run: its configuration without the seed and the bookkeeping keys. An option the run's
     config.json lacks (one added to gan train after the run) counts at its default, so an older run and a
     newer one with the same settings are one method."""
-    from gan.config import TrainConfig
-
     config = dict(run.config)
     for f in dataclasses.fields(TrainConfig):
         if f.name not in config:
