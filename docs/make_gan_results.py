@@ -130,6 +130,8 @@ def _best_of_rows() -> list[str]:
 BASELINES = [
     ("ring", "ring-adam", ("simgd", "altgd"), "ring", ("modes", "high_quality", "kl"),
      "plain Adam (lr 2e-4, betas 0.5, 0.999), the ring recipe otherwise"),
+    ("grid", "grid-adam", ("simgd", "altgd"), "grid", ("modes", "high_quality", "kl"),
+     "plain Adam (lr 2e-4, betas 0.5, 0.999), the grid recipe otherwise"),
     ("digits", "digits", ("simgd", "altgd"), "digits", ("classes", "frechet", "kl"),
      "the digits recipe is DCGAN's Adam (lr 2e-4, betas 0.5, 0.999), so its simgd and altgd rows are the baseline"),
 ]
