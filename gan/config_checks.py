@@ -18,8 +18,9 @@ from gan.data import DATASETS
 from gan.losses import LOSSES
 
 __all__ = ["ConfigError", "SOLVER_NAMES", "OPTIMIZER_NAMES", "LOSS_NAMES", "MODEL_NAMES", "DATA_NAMES", "MIXTURES",
-           "AMP_NAMES", "COMPILE_BACKENDS", "FIRST_ORDER_SOLVERS", "NONFINITE_ACTIONS", "MOMENTUM_OPTIMIZERS", "BETA_OPTIMIZERS", "FLAG_MODEL_OPTIONS",
-           "flag", "choice", "number", "integer", "parse_value", "check_solver_options", "validate"]
+           "AMP_NAMES", "COMPILE_BACKENDS", "FIRST_ORDER_SOLVERS", "NONFINITE_ACTIONS", "MOMENTUM_OPTIMIZERS",
+           "BETA_OPTIMIZERS", "FLAG_MODEL_OPTIONS", "flag", "choice", "number", "integer", "parse_value",
+           "check_solver_options", "validate"]
 
 
 class ConfigError(ValueError):

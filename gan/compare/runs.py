@@ -10,14 +10,13 @@ the seed, so the same method at several seeds is one row.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gan.config import TrainConfig
+from gan.config import ConfigError, TrainConfig
 
 __all__ = ["CompareError", "Run", "read_run", "run_folder", "status", "ensure_run", "group_key", "flatten"]
 
@@ -126,10 +125,10 @@ def group_key(run: Run) -> str:
     """The method of a run: its configuration without the seed and the bookkeeping keys. An option the run's
     config.json lacks (one added to gan train after the run) counts at its default, so an older run and a
     newer one with the same settings are one method."""
-    config = dict(run.config)
-    for f in dataclasses.fields(TrainConfig):
-        if f.name not in config:
-            config[f.name] = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    try:
+        config = TrainConfig.from_dict(dict(run.config)).to_dict()
+    except (ConfigError, TypeError):  # a config of an older layout (moved options): compared as it is
+        config = dict(run.config)
     method = {k: v for k, v in config.items() if k not in NOT_METHOD}
     return json.dumps(method, sort_keys=True, default=str)
 
