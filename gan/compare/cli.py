@@ -80,8 +80,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     c.add_argument("--best", metavar="FILE",
                    help="a gan sweep's .best.json: each solver launched with its winning configuration (sets --data)")
     c.add_argument("--runs", default="runs", help="folder of the run folders (RUNS/DATA-SOLVER-seedSEED)")
-    c.add_argument("--run", dest="run_folders", action="append", default=[], metavar="FOLDER",
-                   help="compare these existing run folders only (repeatable; nothing is launched)")
+    c.add_argument("--run", dest="run_folders", action="extend", nargs="+", default=[], metavar="FOLDER",
+                   help="compare these existing run folders only (one or more, e.g. a shell glob; repeatable; "
+                   "nothing is launched)")
     c.add_argument("--no-launch", dest="launch", action="store_false",
                    help="only read runs that exist; launch and resume nothing")
     c.add_argument("--no-figures", dest="figures", action="store_false", help="table only (no sample grid, no curves)")

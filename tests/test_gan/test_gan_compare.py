@@ -69,6 +69,13 @@ def test_an_option_added_later_counts_at_its_default(tmp_path):
                                                           ("simgd (compile=eager)", [2])]
 
 
+def test_run_takes_a_glob_of_folders(tmp_path, capsys):
+    """``--run DIR/*`` (the form docs/gan_results.md shows) reads every folder the shell expands it to."""
+    folders = [fake_run(tmp_path / "runs" / f"u{s}", "unrolled", s, [(m, 0.9)]) for s, m in enumerate([8, 6])]
+    main(["compare", "--run", *map(str, folders), "--no-figures", "--out", str(tmp_path / "report")])
+    assert "| unrolled | 0,1 | 7.00 ± 1.41 |" in (tmp_path / "report" / "table.md").read_text()
+
+
 def test_partial_run_is_marked(tmp_path, capsys):
     fake_run(tmp_path / "done", "simgd", 0, [(8, 0.9)], steps=100)
     partial = fake_run(tmp_path / "cut", "simgd", 1, [(5, 0.5)], steps=100)

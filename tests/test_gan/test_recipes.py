@@ -78,6 +78,11 @@ def test_the_package_recipes_keep_the_first_round_values():
     # consensus on digits: spectral norm in D in place of BatchNorm (hand runs, docs/gan_training.md)
     assert digits.model_options == {"spectral_norm": True}
     assert TrainConfig(data="digits", solver="unrolled").resolved().model_options == {"spectral_norm": True}
+    assert TrainConfig(data="digits", solver="cgd").resolved().model_options == {"spectral_norm": True}
+    # stacked digits: PacGAN packing 2 and spectral norm in D, 40,000 steps, for every solver (docs/stacked_digits.md)
+    stacked = TrainConfig(data="stacked-digits", solver="consensus").resolved()
+    assert (stacked.model_options, stacked.steps, stacked.eval_samples, stacked.solver_options) == \
+        ({"pack": 2, "spectral_norm": True}, 40000, 10000, {"gamma": 1.0})
     assert TrainConfig(data="digits", solver="simgd").resolved().model_options == {}
     mnist = TrainConfig(data="mnist", solver="consensus").resolved()
     assert (mnist.image_size, mnist.width, mnist.latent_dim, mnist.steps, mnist.solver_options) == \
