@@ -15,15 +15,15 @@ from paired import interleaved
 from test_bench_gan import SETUPS, handwritten, setup
 
 
-def with_gan(name, fused: bool = False, compile: str | None = None):
+def with_gan(name, fused: bool = False, backend: str | None = None):
     """The equilib side of the GAN-layer pair: the same z stream as the hand-written step
     (``torch.Generator().manual_seed(0)``, one z per step), passed as the step's argument; ``fused``:
-    torch's fused Adam, as ``gan train`` builds it by default (``equilib.optim.fast_options``); ``compile``: G
+    torch's fused Adam, as ``gan train`` builds it by default (``equilib.optim.fast_options``); ``backend``: G
     and D compiled with that torch.compile backend, as ``gan train --compile`` does."""
     G, D, real, latent = setup(name)
-    if compile is not None:
-        G.compile(backend=compile)
-        D.compile(backend=compile)
+    if backend is not None:
+        G.compile(backend=backend)
+        D.compile(backend=backend)
     game = gan.GANGame(G, D, loss="nonsaturating")
     fast = eq.optim.fast_options("adam", game.parameters()) if fused else {}
     solver = eq.make_solver("simgd", game, lr=1e-4, optimizer="adam",
@@ -68,7 +68,7 @@ def compile_ratio(pairs: int) -> list[dict]:
         torch._dynamo.reset()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # dynamo's tracing warnings
-            compiled = with_gan(name, fused=True, compile="inductor")
+            compiled = with_gan(name, fused=True, backend="inductor")
             start = time.perf_counter()
             compiled()
             compile_s = time.perf_counter() - start
