@@ -145,6 +145,11 @@ def test_real_stacked_samples_cover_all_modes_with_kl_near_zero(stacked, digits)
     assert sd == pytest.approx(math.sqrt(2 * 999) / (2 * n), rel=0.2)
     assert expected - 5 * sd < m["kl"] < expected + 5 * sd
     assert m["confidence"] > 0.95
+    # the split: the channels' marginals are the digit frequencies f plus multinomial noise,
+    # E[kl_digits] ~ 3 (KL(f || U_10) + 9 / (2n)) = 0.0017; the rest of the floor is dependence
+    assert m["kl_digits"] + m["kl_dependence"] == pytest.approx(m["kl"], abs=1e-12)
+    assert m["kl_digits"] < 3 * ((f * np.log(10 * f)).sum() + 9 / (2 * n)) + 0.004
+    assert m["kl_dependence"] == pytest.approx(999 / (2 * n), abs=0.01)
     # the assigned modes are the labels for most samples (three channels right: about 0.99^3)
     agree = float((gm.stacked_digits_modes(x) == stacked.labels[:n]).double().mean())
     assert agree > 0.95
@@ -174,6 +179,9 @@ def test_one_mode_scores_one_mode_and_log_1000(digits):
     m = gm.stacked_digits_metrics(x)
     assert m["modes"] == 1 and m["modes_min_fraction"] == 1
     assert m["kl"] == pytest.approx(math.log(1000), abs=1e-12)
+    # all of it from the digits each channel draws (one each), none from dependence
+    assert m["kl_digits"] == pytest.approx(3 * math.log(10), abs=1e-12)
+    assert m["kl_dependence"] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_ten_equal_modes_score_ten_and_log_100(digits):
@@ -182,6 +190,10 @@ def test_ten_equal_modes_score_ten_and_log_100(digits):
     assert torch.equal(gm.stacked_digits_modes(x), torch.tensor(modes).repeat_interleave(40))
     m = gm.stacked_digits_metrics(x)
     assert m["modes"] == 10 and m["kl"] == pytest.approx(math.log(100), abs=1e-12)
+    # every channel draws each digit equally often: the whole KL is the channels' dependence
+    # (channel 0 fixes the other two), total correlation H_0 + H_1 + H_2 - H = 3 log 10 - log 10
+    assert m["kl_digits"] == pytest.approx(0.0, abs=1e-12)
+    assert m["kl_dependence"] == pytest.approx(math.log(100), abs=1e-12)
     # the same at 32x32, through the 32x32 classifier
     d32 = load_dataset("digits", image_size=32)
     x32 = _build(_pools(d32, 32), modes, 5, seed=2)
