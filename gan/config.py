@@ -45,7 +45,7 @@ class TrainConfig:
     data_options: dict[str, Any] = field(default_factory=dict)  # e.g. ring radius/std (gan.load_dataset)
     image_size: int | None = None
     model: str | None = None
-    loss: str = "nonsaturating"
+    loss: str | None = None          # the recipe's, else "nonsaturating"
     latent_dim: int | None = None
     width: int | None = None          # MLP hidden units / DCGAN base channels
     depth: int | None = None          # MLP hidden layers
@@ -117,6 +117,8 @@ class TrainConfig:
                 values[k] = v
         if values["model"] is None:
             values["model"] = "mlp" if self.data in MIXTURES else "dcgan"
+        if values["loss"] is None:
+            values["loss"] = "nonsaturating"
         if values["model"] == "mlp":  # ``is None``: a given 0 must reach validate() and be refused
             values["width"] = 64 if values["width"] is None else values["width"]
             values["depth"] = 3 if values["depth"] is None else values["depth"]

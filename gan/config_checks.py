@@ -125,10 +125,9 @@ def check_solver_options(solver: str, options: Any) -> None:
 def validate_names(cfg) -> None:
     choice("data", cfg.data, DATA_NAMES)
     choice("solver", cfg.solver, SOLVER_NAMES)
-    choice("loss", cfg.loss, LOSS_NAMES)
     choice("on_nonfinite", cfg.on_nonfinite, NONFINITE_ACTIONS)
-    for name, allowed in (("model", MODEL_NAMES), ("optimizer", OPTIMIZER_NAMES), ("amp", AMP_NAMES),
-                          ("compile", COMPILE_BACKENDS)):
+    for name, allowed in (("model", MODEL_NAMES), ("loss", LOSS_NAMES), ("optimizer", OPTIMIZER_NAMES),
+                          ("amp", AMP_NAMES), ("compile", COMPILE_BACKENDS)):
         if getattr(cfg, name) is not None:
             choice(name, getattr(cfg, name), allowed)
 

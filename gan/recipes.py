@@ -18,12 +18,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RECIPES", "RecipeError", "load_recipes", "recipe", "NOT_IN_RECIPES", "MERGED_KEY_BY_KEY", "update_recipes"]
+__all__ = ["RECIPES", "RecipeError", "load_recipes", "recipe", "MERGED_KEY_BY_KEY", "update_recipes"]
 
 RECIPES = Path(__file__).with_name("recipes.json")
 
-#: Fields a recipe may not set: what to run and where, not how.
-NOT_IN_RECIPES = ("data", "solver", "out", "resume", "progress", "threads", "device", "seed")
 #: fields whose dicts merge key by key (later entries, then the caller's given keys, winning)
 MERGED_KEY_BY_KEY = ("solver_options", "model_options")
 
@@ -63,20 +61,22 @@ def _check_data(path: str, data: str, entries: Any) -> dict[str, dict[str, Any]]
 def _check_entry(path: str, data: str, key: str, entry: Any) -> dict[str, Any]:
     import equilib as eq
 
-    from gan.config import TrainConfig
+    from gan.config import RECIPE_FIELDS, TrainConfig
 
     where = f"recipe file {path}: {data}.{key}"
     if not isinstance(entry, dict):
         raise RecipeError(f"{where} must be an object of options, got {type(entry).__name__}")
     if not isinstance(entry.get("source"), str) or not entry["source"].strip():
         raise RecipeError(f"{where} has no 'source' (a line saying where its values came from)")
-    fields = set(TrainConfig.__dataclass_fields__)
+    # a recipe fills only what the caller left unset (None) and merges the option dicts: any other
+    # field would be read and silently never applied
+    settable = set(RECIPE_FIELDS) | set(MERGED_KEY_BY_KEY)
     for name in entry:
         if name == "source":
             continue
-        if name not in fields or name in NOT_IN_RECIPES:
-            allowed = sorted(fields - set(NOT_IN_RECIPES))
-            raise RecipeError(f"{where}.{name}: unknown option {name!r}; a recipe sets {', '.join(allowed)}")
+        if name not in settable:
+            kind = "not an option recipes set" if name in TrainConfig.__dataclass_fields__ else "unknown option"
+            raise RecipeError(f"{where}.{name}: {kind} {name!r}; a recipe sets {', '.join(sorted(settable))}")
     options = entry.get("solver_options")
     if options is not None:
         if key == "default":

@@ -31,7 +31,10 @@ GOOD = {"ring": {"default": {"source": "test", "lr": 0.01},
     (lambda b: b["ring"]["default"].update(learning_rate=1.0), r"ring\.default\.learning_rate: unknown option"),
     (lambda b: b["ring"]["default"].update(solver_options={"gamma": 1.0}), r"ring\.default\.solver_options: solver "
                                                                             r"options belong in a solver's entry"),
-    (lambda b: b["ring"]["default"].update(solver="sga"), r"ring\.default\.solver: unknown option"),
+    (lambda b: b["ring"]["default"].update(solver="sga"), r"ring\.default\.solver: not an option recipes set"),
+    # a field the recipe could never apply (its default is not "unset") is refused, not ignored
+    (lambda b: b["ring"]["default"].update(label_smoothing=0.1),
+     r"ring\.default\.label_smoothing: not an option recipes set 'label_smoothing'; a recipe sets .*loss"),
     (lambda b: b["ring"]["default"].pop("source"), r"ring\.default has no 'source'"),
     (lambda b: b.update(rings={"default": {"source": "x"}}), r"unknown data set 'rings'"),
     (lambda b: b["ring"]["default"].update(lr=-1.0), r"ring\.default: lr must be > 0"),
@@ -79,16 +82,26 @@ def test_the_package_recipes_keep_the_first_round_values():
     assert digits.model_options == {"spectral_norm": True}
     assert TrainConfig(data="digits", solver="unrolled").resolved().model_options == {"spectral_norm": True}
     assert TrainConfig(data="digits", solver="cgd").resolved().model_options == {"spectral_norm": True}
-    # stacked digits: PacGAN packing 2 and spectral norm in D, 40,000 steps, for every solver (docs/stacked_digits.md)
+    # stacked digits: width 64, PacGAN packing 2, spectral norm in D, hinge loss, 50,000 steps, for every solver
+    # (docs/stacked_digits.md)
     stacked = TrainConfig(data="stacked-digits", solver="consensus").resolved()
-    assert (stacked.model_options, stacked.steps, stacked.eval_samples, stacked.solver_options) == \
-        ({"pack": 2, "spectral_norm": True}, 40000, 10000, {"gamma": 1.0})
+    assert (stacked.width, stacked.loss, stacked.model_options, stacked.steps, stacked.eval_samples,
+            stacked.solver_options) == (64, "hinge", {"pack": 2, "spectral_norm": True}, 50000, 10000, {"gamma": 1.0})
     assert TrainConfig(data="digits", solver="simgd").resolved().model_options == {}
     mnist = TrainConfig(data="mnist", solver="consensus").resolved()
     assert (mnist.image_size, mnist.width, mnist.latent_dim, mnist.steps, mnist.solver_options) == \
         (32, 64, 100, 20000, {})
     simgd = TrainConfig(data="ring", solver="simgd").resolved()
     assert simgd.solver_options == {} and simgd.lr == 1e-3
+
+
+def test_the_recipe_loss_applies_unless_given():
+    """``loss`` was a field with a default, so a recipe's loss was read and never applied; it is now
+    filled from the recipe like every other recipe field, "nonsaturating" where no recipe sets it."""
+    assert TrainConfig(data="stacked-digits", solver="simgd").resolved().loss == "hinge"
+    assert TrainConfig(data="stacked-digits", solver="simgd", loss="nonsaturating").resolved().loss == "nonsaturating"
+    assert TrainConfig(data="ring", solver="simgd").resolved().loss == "nonsaturating"
+    assert TrainConfig(data="ring", solver="simgd", loss="lsgan").resolved().loss == "lsgan"
 
 
 def test_given_options_win_over_the_recipe_key_by_key():
