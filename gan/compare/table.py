@@ -22,7 +22,7 @@ from .runs import Run, flatten, group_key
 __all__ = ["Row", "rows", "metric_names", "markdown", "write_csv"]
 
 #: shown first, in this order, when present
-PREFERRED = ("modes", "high_quality", "kl", "classes", "frechet", "confidence")
+PREFERRED = ("modes", "high_quality", "kl", "kl_digits", "kl_dependence", "classes", "frechet", "confidence")
 #: parts of an evaluation line that are not a generator's metrics
 NOT_METRICS = ("losses.", "nonfinite.", "cost.")
 
