@@ -57,9 +57,10 @@ def stacked_digits_metrics(images, min_fraction: float = 1e-4) -> dict:
     (PacGAN, Table 3), split exactly as ``kl`` = ``kl_digits`` + ``kl_dependence``: ``kl_digits`` =
     sum over the three channels of KL(p_channel || U_10) (digits drawn unevenly), ``kl_dependence`` =
     H(p_0) + H(p_1) + H(p_2) - H(p), the total correlation (the channels' digits not independent;
-    also where most of the sampling floor 999 / (2n) of a finite sample goes); ``confidence`` = mean of the classifier's largest softmax probability over all
-    3n channels, ``frechet`` = Frechet distance of the classifier's features of the 3n channels to
-    those of the 1,797 real digits (each channel of real stacked digits is a real digit).
+    also where most of the sampling floor 999 / (2n) of a finite sample goes); ``confidence`` = mean of
+    the classifier's largest softmax probability over all 3n channels, ``frechet`` = Frechet distance of
+    the classifier's features of the 3n channels to those of the 1,797 real digits (each channel of
+    real stacked digits is a real digit).
     Classifier accuracy: see the module docstring. Closed forms: one mode gives 1 and log 1000, m
     equally filled modes m and log(1000 / m); n real samples E[kl] ~ 999 / (2n) (chi-square).
     """
@@ -69,8 +70,8 @@ def stacked_digits_metrics(images, min_fraction: float = 1e-4) -> dict:
     coverage = mode_coverage(modes, STACKED_MODES, min_fraction)
     mu, sigma = gaussian_stats(clf.features(channels))
     return {"modes": coverage["modes"], "modes_min_fraction": coverage["modes_min_fraction"],
-            "kl": coverage["kl"], **_kl_split(coverage["counts"], coverage["kl"]), "confidence": float(confidence.mean()),
-            "frechet": frechet_distance(mu, sigma, *clf.real_stats)}
+            "kl": coverage["kl"], **_kl_split(coverage["counts"], coverage["kl"]),
+            "confidence": float(confidence.mean()), "frechet": frechet_distance(mu, sigma, *clf.real_stats)}
 
 
 def _kl_split(counts: Tensor, kl: float) -> dict:
