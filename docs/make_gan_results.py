@@ -20,15 +20,17 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 RESULTS = DOCS / "results"
 
+#: the stacked-digits reports
+STACKED = ("stacked-digits", "stacked-digits-mbd", "stacked-digits-pack", "stacked-digits-sn",
+           "stacked-digits-probes", "stacked-digits-w64")
+
 #: (reports, method prefix, metric, comparison, value, the issue's words): the best (report, method, generator)
 #: counts, the generator being the live ``G`` or an average (``ema``, ``uniform``)
 TARGETS = [
     (("ring-unrolled", "ring"), "unrolled", "modes", ">=", 8.0, "unrolled (10 steps): 8.0 ring modes, 5 seeds"),
     (("ring-unrolled", "ring"), "unrolled", "high_quality", ">=", 0.90, "unrolled (10 steps): >= 90% high quality"),
-    (("stacked-digits", "stacked-digits-mbd", "stacked-digits-pack", "stacked-digits-sn"), "", "modes", ">=", 990,
-     "stacked-digits: >= 990 of 1,000 modes"),
-    (("stacked-digits", "stacked-digits-mbd", "stacked-digits-pack", "stacked-digits-sn"), "", "kl", "<=", 0.1,
-     "stacked-digits: KL <= 0.1"),
+    (STACKED, "", "modes", ">=", 990, "stacked-digits: >= 990 of 1,000 modes"),
+    (STACKED, "", "kl", "<=", 0.1, "stacked-digits: KL <= 0.1"),
 ]
 
 
@@ -53,8 +55,12 @@ def _target_rows() -> list[str]:
         if not found:
             rows.append(f"| {words} | not run | 0 | no |")
             continue
-        mean, name, m, n = max(found) if op == ">=" else min(found)
-        met = mean >= value if op == ">=" else mean <= value
+        meets = [f for f in found if (f[0] >= value if op == ">=" else f[0] <= value)]
+        if meets:  # of the rows that meet it, the one over the most runs, then the best
+            mean, name, m, n = max(meets, key=lambda f: (f[3], f[0] if op == ">=" else -f[0]))
+        else:
+            mean, name, m, n = max(found) if op == ">=" else min(found)
+        met = bool(meets)
         rows.append(f"| {words} | {mean:.4g} ({m}, {name}) | {n} | {'**yes**' if met else 'no'} |")
     return rows
 
