@@ -52,8 +52,8 @@ class TrainConfig:
     model_options: dict[str, Any] = field(default_factory=dict)  # e.g. spectral_norm, minibatch_features
     # loss options
     label_smoothing: float = 0.0
-    r1: float = 0.0
-    r2: float = 0.0
+    r1: float | None = None           # the recipe's, else 0 (off)
+    r2: float | None = None           # the recipe's, else 0 (off)
     gp_weight: float = 10.0
     instance_noise: float = 0.0
     # how to train
@@ -119,6 +119,8 @@ class TrainConfig:
             values["model"] = "mlp" if self.data in MIXTURES else "dcgan"
         if values["loss"] is None:
             values["loss"] = "nonsaturating"
+        for k in ("r1", "r2"):
+            values[k] = 0.0 if values[k] is None else values[k]
         if values["model"] == "mlp":  # ``is None``: a given 0 must reach validate() and be refused
             values["width"] = 64 if values["width"] is None else values["width"]
             values["depth"] = 3 if values["depth"] is None else values["depth"]

@@ -139,7 +139,8 @@ def validate(cfg) -> None:
         if getattr(cfg, name) is not None:
             number(name, getattr(cfg, name), low=0.0, low_open=True)
     for name in ("label_smoothing", "r1", "r2", "gp_weight", "instance_noise"):
-        number(name, getattr(cfg, name), low=0.0)
+        if getattr(cfg, name) is not None:  # r1, r2: None until a recipe or 0 fills them
+            number(name, getattr(cfg, name), low=0.0)
     if cfg.label_smoothing >= 1.0:
         raise ConfigError(f"label_smoothing must be in [0, 1), got {cfg.label_smoothing!r}")
     for name in ("beta1", "beta2"):

@@ -104,6 +104,25 @@ def test_the_recipe_loss_applies_unless_given():
     assert TrainConfig(data="ring", solver="simgd", loss="lsgan").resolved().loss == "lsgan"
 
 
+def test_a_recipe_penalty_reaches_the_game_unless_given(tmp_path):
+    """``r1``/``r2`` are recipe fields (None until filled, like ``loss``): a recipe's R1 weight reaches the
+    GANGame that trains, a given weight (0 included) wins, and where no recipe sets one it is 0."""
+    from gan.building import build
+
+    book = json.loads((ROOT / "gan" / "recipes.json").read_text())
+    book["ring"]["simgd"] = {"source": "test", "r1": 1.5}
+    book["ring"]["sga"].pop("r1", None)
+    path = _write(tmp_path, book)
+    tiny = {"batch_size": 8, "steps": 1, "eval_samples": 10, "progress": False}
+    assert build(TrainConfig(data="ring", solver="simgd", **tiny).resolved(str(path))).game.r1 == 1.5
+    assert build(TrainConfig(data="ring", solver="simgd", r1=0.0, **tiny).resolved(str(path))).game.r1 == 0.0
+    assert TrainConfig(data="ring", solver="sga").resolved(str(path)).r1 == 0.0
+    assert TrainConfig(data="ring", solver="sga").resolved(str(path)).r2 == 0.0
+    book["ring"]["simgd"]["r1"] = -1.0
+    with pytest.raises(R.RecipeError, match=r"ring\.simgd: r1 must be >= 0"):
+        R.load_recipes(_write(tmp_path, book, "bad.json"))
+
+
 def test_given_options_win_over_the_recipe_key_by_key():
     cfg = TrainConfig(data="ring", solver="sga", lr=5e-4, solver_options={"align": False}).resolved()
     assert cfg.lr == 5e-4 and cfg.solver_options == {"lam": 1.0, "align": False}
