@@ -137,8 +137,9 @@ def recipe(data: str, solver: str, path: str | os.PathLike | None = None) -> dic
 def update_recipes(data: str, entries: dict[str, dict[str, Any]], source: str,
                    path: str | os.PathLike | None = None) -> Path:
     """Set the entries of ``data``'s solvers (``{solver: {field: value}}``, dotted ``solver_options.KEY``
-    allowed) on top of what the file holds, each with ``source``; the file is checked before it is
-    replaced (atomically), so a bad entry leaves the old file in place."""
+    allowed) on top of what the file holds, each with ``source`` (followed by the entry's earlier source,
+    which still accounts for its other fields); the file is checked before it is replaced (atomically),
+    so a bad entry leaves the old file in place."""
     path = Path(path or RECIPES)
     raw = json.loads(path.read_text())
     book = raw.setdefault(data, {"default": {"source": source}})
@@ -149,7 +150,8 @@ def update_recipes(data: str, entries: dict[str, dict[str, Any]], source: str,
                 entry.setdefault("solver_options", {})[key.split(".", 1)[1]] = value
             else:
                 entry[key] = value
-        entry["source"] = source
+        earlier = entry.get("source")
+        entry["source"] = f"{source}; its other fields: {earlier}" if earlier and earlier != source else source
         book[solver] = entry
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(raw, indent=2) + "\n")
