@@ -2,8 +2,9 @@
 
     python docs/make_gan_failures.py [--runs runs/failures] [--solvers simgd,extragradient,...]
 
-For each solver, one ``gan train --data ring --solver S`` run with its recipe (3,000 steps, diagnostics,
-evaluation and a checkpoint every 250 steps), reused or resumed when its folder already holds it. Every
+For each solver, one ``gan train --data ring --solver S`` run with its recipe but without the R1 penalty
+(``--r1 0``), and for the variants ``S+r1`` with it (``--r1 1``, Mescheder et al. 2018), 3,000 steps,
+diagnostics, evaluation and a checkpoint every 250 steps, reused or resumed when its folder already holds it. Every
 kept checkpoint is then loaded and analysed on the batch of its next step, into RUN/failure_analysis.jsonl:
 the Jacobian J's eigenvalues of largest imaginary part (Arnoldi LI) and of smallest real part (SR), the
 rotational share |A|_F^2 / |J|_F^2 (Balduzzi et al. 2018), the spectral radius of the update map with
@@ -29,7 +30,9 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
-SOLVERS = ("simgd", "extragradient", "optimistic", "consensus", "sga")
+SOLVERS = ("simgd", "extragradient", "optimistic", "consensus", "sga",
+           "simgd+r1", "extragradient+r1", "optimistic+r1")           # S+r1: the solver with R1_WEIGHT
+R1_WEIGHT = 1.0
 FROZEN = ("simgd", "extragradient", "optimistic", "consensus")      # frozen-step maps written below
 ANALYSIS = "failure_analysis.jsonl"
 SEED = 0
@@ -41,9 +44,22 @@ def plan() -> dict:
     return {"steps": 3000, "every": 250}
 
 
-def command(solver: str, run: Path, p: dict) -> list[str]:
+def solver_and_r1(variant: str) -> tuple[str, float]:
+    """``"simgd+r1"`` -> ("simgd", R1_WEIGHT); ``"simgd"`` -> ("simgd", 0.0): R1 is given, never the recipe's."""
+    solver, _, extra = variant.partition("+")
+    return solver, (R1_WEIGHT if extra == "r1" else 0.0)
+
+
+def slug(variant: str) -> str:
+    """The run folder and figure name of a variant: ``simgd+r1`` -> ``simgd-r1``."""
+    return variant.replace("+", "-")
+
+
+def command(variant: str, run: Path, p: dict) -> list[str]:
     e = str(p["every"])
-    return ["gan", "train", "--data", "ring", "--solver", solver, "--steps", str(p["steps"]), "--seed", str(SEED),
+    solver, r1 = solver_and_r1(variant)
+    return ["gan", "train", "--data", "ring", "--solver", solver, "--r1", f"{r1:g}", "--steps", str(p["steps"]),
+            "--seed", str(SEED),
             "--diagnostics-every", e, "--eval-every", e, "--checkpoint-every", e,
             "--keep-checkpoints", str(p["steps"] // p["every"] + 2), "--threads", "1", "--device", "cpu",
             "--no-progress", "--out", str(run)]
@@ -219,7 +235,7 @@ def fmt(v) -> str:
 
 # ---- figures ---------------------------------------------------------------------------------------------
 def footer(solver: str, runs: Path, p: dict) -> str:
-    cmd = " ".join(command(solver, runs / f"ring-{solver}", p))
+    cmd = " ".join(command(solver, runs / f"ring-{slug(solver)}", p))
     return (f"{cmd}\nseed {SEED} | machine {platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs) | "
             f"torch {torch.__version__}")
 
@@ -284,10 +300,13 @@ def figure(solver: str, data: dict, path: Path, note: str) -> Path:
 def overview(all_data: dict, path: Path, note: str) -> Path:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(12, 4.8))
-    ax0, ax1 = fig.subplots(1, 2)
+    fig = Figure(figsize=(17, 4.8))
+    ax0, ax2, ax1 = fig.subplots(1, 3)
     for solver, data in all_data.items():
         c = [cells(s, r) for s, r in data.items()]
+        pts = [(x["step"], x["max abs (LM)"]) for x in c if x["max abs (LM)"] is not None]
+        if pts:
+            ax2.plot(*zip(*pts), marker=".", label=solver)
         pts = [(x["step"], x["rho frozen"] if x["rho frozen"] is not None else x["rho adaptive"]) for x in c]
         pts = [q for q in pts if q[1] is not None]
         if pts:
@@ -298,6 +317,9 @@ def overview(all_data: dict, path: Path, note: str) -> Path:
     ax0.set(yscale="log", xlabel="step", ylabel="spectral radius (frozen RMSProp steps; sga: adaptive)",
             title="spectral radius of the update map")
     ax1.set(xlabel="step", ylabel="modes covered by the live G (of 8)", ylim=(-0.3, 8.5), title="modes")
+    ax2.set(yscale="log", xlabel="step", ylabel="largest |lambda| of J (recorded in training)",
+            title="size of the game Jacobian's spectrum")
+    ax2.legend(fontsize=8)
     ax0.legend(fontsize=8)
     ax1.legend(fontsize=8)
     fig.text(0.01, 0.005, note, fontsize=6.5, family="monospace", va="bottom")
@@ -346,12 +368,34 @@ INTERPRETATION: dict[str, str] = {
         "a larger rotational share than the failing runs, and an adaptive radius above 1 at every "
         "checkpoint. (No frozen-step map is written for sga here: its sign alignment makes the map depend on the "
         "point in a way the frozen form does not capture.)"),
+    "simgd+r1": (
+        "**What the figure shows.** The run of simgd above (same rates, steps and seed) with the R1 penalty in D's "
+        "loss: all eight modes from step 500 on. What changed is the size of J's spectrum: its largest |lambda| "
+        "stays of order one and shrinks over training (without R1 it grows into the thousands), its most negative "
+        "real part stays a fraction of one (without R1: tens), and the rotational share stays near one half, as "
+        "for consensus and sga. R1 penalises D's input gradient on the data, so D cannot sharpen around the data "
+        "points, the growth of J's real eigenvalues that the run without R1 shows. Both radii stay above 1 at every "
+        "checkpoint, as for consensus: R1 does not make these points locally attracting at this learning rate; it "
+        "keeps training where J is small. With its recipe (12,000 steps, R1 1) simgd covers all 8 modes on every "
+        "seed (gan_results.md)."),
+    "extragradient+r1": (
+        "**What the figure shows.** Extragradient with R1: its largest |lambda| stays below 15 and falls to about 1.5, its "
+        "most negative real part stays above -1.5 (without R1: below -100), and the EMA generator covers all "
+        "eight modes from step 1,750 on, where the run without R1 covers one. The live generator still moves "
+        "between modes at this point of the schedule (before its learning-rate decay); at the recipe's full "
+        "length it covers all eight (gan_results.md)."),
+    "optimistic+r1": (
+        "**What the figure shows.** Optimistic with R1 follows extragradient with R1: a spectrum of order one, "
+        "small negative real parts, a rotational share near a third, the EMA generator on seven or eight modes "
+        "from step 750 on while the live generator still moves between modes before the learning-rate decay."),
 }
 LIMITS = (
     "- **The spectral radius does not separate success from failure here.** At every checkpoint of every run, "
     "consensus and sga included, both radii are above 1: no solver is near a locally attracting point after a "
     "few thousand steps at RMSProp 1e-3. What separates the runs that keep all modes from those that lose them "
-    "is the size of J's spectrum (largest |lambda|, most negative real part), not rho < 1.\n"
+    "is the size of J's spectrum (largest |lambda|, most negative real part), not rho < 1. The S+r1 runs test "
+    "this: the same three failing solvers with R1 in D's loss keep J's spectrum of order one and keep all eight "
+    "modes (in the EMA generator), with radii still above 1.\n"
     "- **Rotation explains only the start of simgd's oscillation.** Its modes keep jumping after the complex "
     "pairs have been overtaken by real eigenvalues.\n"
     "- **Why extragradient and optimistic collapse onto one mode while simgd spreads over several** is not "
@@ -406,8 +450,8 @@ def page(all_data: dict, figures: dict, page_path: Path, runs: Path, p: dict, ti
     rel = {k: os.path.relpath(v, page_path.parent) for k, v in figures.items()}
     from gan.recipes import recipe
 
-    configs = {s: json.loads((runs / f"ring-{s}" / "config.json").read_text()) for s in all_data}
-    cfg, full = next(iter(configs.values())), recipe("ring", next(iter(configs)))
+    configs = {s: json.loads((runs / f"ring-{slug(s)}" / "config.json").read_text()) for s in all_data}
+    cfg, full = next(iter(configs.values())), recipe("ring", solver_and_r1(next(iter(configs)))[0])
     opts = "; ".join(f"{s}: {', '.join(f'{k} {v}' for k, v in c['solver_options'].items())}"
                      for s, c in configs.items() if c["solver_options"]) or "none"
     L = ["# Why methods fail on the ring: the diagnostics beside the metrics", "",
@@ -417,7 +461,9 @@ def page(all_data: dict, figures: dict, page_path: Path, runs: Path, p: dict, ti
          f"MLPs {cfg['depth']} x {cfg['width']}, {cfg['optimizer']} lr {cfg['lr']}, batch {cfg['batch_size']}; "
          f"solver options {opts}), for {p['steps']} steps instead of the recipe's {full['steps']} (the "
          f"learning-rate decay starts at step {cfg['lr_decay_at']}), seed {SEED}, "
-         f"with diagnostics, evaluation and a checkpoint every {p['every']} steps:", "",
+         f"with diagnostics, evaluation and a checkpoint every {p['every']} steps, and without the R1 penalty "
+         f"(`--r1 0`) whatever the recipe sets, except the runs named S+r1: `--r1 {R1_WEIGHT:g}`, the penalty "
+         f"{R1_WEIGHT:g}/2 E||grad_x D(x)||^2 on real data added to D's loss (Mescheder et al. 2018):", "",
          "    " + " ".join(command("S", runs / "ring-S", p)), "",
          "What each column is:", "",
          "- **G modes, G HQ %, EMA modes**: `metrics.jsonl` (2,500 samples; a mode is covered when a high-quality "
@@ -473,11 +519,11 @@ def main(argv=None) -> None:
     runs, figs = Path(a.runs), Path(a.figures)
     all_data = {}
     for s in solvers:
-        run = runs / f"ring-{s}"
+        run = runs / f"ring-{slug(s)}"
         ensure_run(s, run, p)
         ensure_analysis(run)
         all_data[s] = series(run)
-    figures = {s: figure(s, d, figs / f"{s}.png", footer(s, runs, p)) for s, d in all_data.items()}
+    figures = {s: figure(s, d, figs / f"{slug(s)}.png", footer(s, runs, p)) for s, d in all_data.items()}
     note = footer("S", runs, p)
     figures["overview"] = overview(all_data, figs / "overview.png", note)
     page(all_data, figures, Path(a.page), runs, p, tiny)

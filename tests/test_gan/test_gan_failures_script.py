@@ -40,7 +40,7 @@ def _close(cell, value):
 def tiny(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("failures")
     env = {**os.environ, "GAN_FAILURES_TINY": "1", "MPLBACKEND": "Agg"}
-    subprocess.run([sys.executable, str(SCRIPT), "--runs", str(tmp / "runs"), "--solvers", "simgd,consensus",
+    subprocess.run([sys.executable, str(SCRIPT), "--runs", str(tmp / "runs"), "--solvers", "simgd,consensus,simgd+r1",
                     "--page", str(tmp / "page" / "gan_failures.md"), "--figures", str(tmp / "page" / "figs")],
                    check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
     return tmp
@@ -49,7 +49,7 @@ def tiny(tmp_path_factory):
 def test_page_names_every_figure_it_drew(tiny):
     page = (tiny / "page" / "gan_failures.md").read_text()
     drawn = sorted(p.name for p in (tiny / "page" / "figs").glob("*.png"))
-    assert drawn == ["consensus.png", "overview.png", "simgd.png"]
+    assert drawn == ["consensus.png", "overview.png", "simgd-r1.png", "simgd.png"]
     linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page)
     assert sorted(Path(x).name for x in linked) == drawn
     for x in linked:
@@ -58,8 +58,10 @@ def test_page_names_every_figure_it_drew(tiny):
 
 def test_page_numbers_are_the_runs_own(tiny):
     page = (tiny / "page" / "gan_failures.md").read_text()
-    for solver in ("simgd", "consensus"):
-        run = tiny / "runs" / f"ring-{solver}"
+    for solver in ("simgd", "consensus", "simgd+r1"):
+        run = tiny / "runs" / f"ring-{solver.replace('+', '-')}"
+        # R1 is the variant's, never the recipe's: 1 for S+r1, 0 otherwise
+        assert json.loads((run / "config.json").read_text())["r1"] == (1.0 if solver.endswith("+r1") else 0.0)
         metrics = {r["step"]: r for r in _jsonl(run / "metrics.jsonl")}
         diags = {r["step"]: r for r in _jsonl(run / "diagnostics.jsonl")}
         analysis = {r["step"]: r for r in _jsonl(run / "failure_analysis.jsonl")}
