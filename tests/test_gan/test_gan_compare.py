@@ -167,12 +167,13 @@ def test_best_file_refused_before_any_run(tmp_path, capsys, best, argv, message)
 def test_runs_count_each_steps_gradient_evaluations_and_backward_passes(tmp_path):
     """The counts are the algorithms' own: with the ring's non-saturating loss (general-sum, so xi is one
     backward pass per player), simgd evaluates once and takes 2 passes; extragradient twice that; altgd one
-    evaluation and one pass per player; consensus adds one pass for J^T xi (Field.vjp)."""
+    evaluation and one pass per player; consensus adds one pass for J^T xi (Field.vjp). R1 is set to 0: the
+    ring recipes of simgd, altgd and extragradient add it, and its input-gradient penalty is one pass more."""
     expected = {"simgd": (1, 2), "extragradient": (2, 4), "altgd": (2, 2), "consensus": (1, 3)}
     runs, out = tmp_path / "runs", tmp_path / "r"
     assert main(["compare", "--data", "ring", "--solvers", ",".join(expected), "--seeds", "0", "--steps", "6",
                  "--set", "eval_every=3", "--set", "eval_samples=100", "--set", "checkpoint_every=6",
-                 "--runs", str(runs), "--no-figures", "--out", str(out)]) == 0
+                 "--set", "r1=0", "--runs", str(runs), "--no-figures", "--out", str(out)]) == 0
     for solver, (evals, backward) in expected.items():
         metrics = (runs / f"ring-{solver}-seed0" / "metrics.jsonl").read_text()
         records = [json.loads(line) for line in metrics.splitlines() if line.strip()]

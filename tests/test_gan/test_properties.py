@@ -65,7 +65,8 @@ VALID = {
     "solver_options": lambda v: isinstance(v, dict) and all(k == "gamma" and _num(0)(x) for k, x in v.items()),
     "on_nonfinite": lambda v: v in ("raise", "skip", "rollback"),
     "rollback_factor": _num(0, 1, open_low=True), "max_rollbacks": _int(1),
-    **{k: _num(0) for k in ("r1", "r2", "gp_weight", "instance_noise")},
+    **{k: (lambda v: v is None or _num(0)(v)) for k in ("r1", "r2")},   # None: the recipe's, else 0
+    **{k: _num(0) for k in ("gp_weight", "instance_noise")},
     "label_smoothing": _num(0, 1),
     # the ring recipe's optimizer is RMSProp: momentum in [0, 1) (negative momentum is sgd's: test_bad_inputs.py)
     "momentum": lambda v: v is None or _num(0, 1)(v),

@@ -83,7 +83,7 @@ def test_writing_recipes_sets_the_best_configuration_and_refuses_a_bad_one(tmp_p
     shutil.copy(RECIPES, path)
     update_recipes("ring", {"simgd": {"optimizer": "adam", "lr": 3e-4}}, "test sweep", path)
     got = recipe("ring", "simgd", path)
-    assert got["optimizer"] == "adam" and got["lr"] == 3e-4 and got["source"][-1] == "test sweep"
+    assert got["optimizer"] == "adam" and got["lr"] == 3e-4 and got["source"][-1].startswith("test sweep")
     # an entry that had a source keeps it after the sweep's, for the fields the sweep did not set
     update_recipes("ring", {"consensus": {"r1": 1.0}}, "test sweep", path)
     earlier = json.loads(RECIPES.read_text())["ring"]["consensus"]["source"]
