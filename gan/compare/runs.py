@@ -129,8 +129,20 @@ def group_key(run: Run) -> str:
         config = TrainConfig.from_dict(dict(run.config)).to_dict()
     except (ConfigError, TypeError):  # a config of an older layout (moved options): compared as it is
         config = dict(run.config)
-    method = {k: v for k, v in config.items() if k not in NOT_METHOD}
+    method = {k: _canonical(v) for k, v in config.items() if k not in NOT_METHOD}
     return json.dumps(method, sort_keys=True, default=str)
+
+
+def _canonical(value: Any) -> Any:
+    """A value as compared between runs: an integral float as its int, so ``"r1": 1`` (a recipe written
+    from ``--grid r1=0,1``) and ``"r1": 1.0`` (``--r1 1``) are one method."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
 
 
 def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, float]:

@@ -55,6 +55,18 @@ def test_methods_of_one_solver_are_told_apart_by_what_differs(tmp_path):
     assert sorted(r.label for r in rows(runs)) == ["simgd (lr=0.001)", "simgd (lr=0.1)"]
 
 
+def test_a_value_given_as_int_or_float_is_one_method(tmp_path):
+    """``--write-recipes`` writes ``"r1": 1`` from ``--grid r1=0,1`` where ``--r1 1`` gives 1.0: one method;
+    another value is told apart, and its label shows it."""
+    runs = []
+    for seed, (r1, gamma) in enumerate([(1, 10), (1.0, 10.0), (0.5, 10.0)]):
+        folder = fake_run(tmp_path / f"r{seed}", "consensus", seed, [(8, 0.9)])
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, "r1": r1, "solver_options": {"gamma": gamma}}))
+        runs.append(read_run(folder))
+    assert sorted((r.label, r.seeds) for r in rows(runs)) == [("consensus (r1=0.5)", [2]), ("consensus (r1=1)", [0, 1])]
+
+
 def test_an_option_added_later_counts_at_its_default(tmp_path):
     """A run written before an option existed (no key in its config.json) and one written after, with the option
     at its default, are the same method; a run with another value is told apart by it."""
