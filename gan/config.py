@@ -117,10 +117,8 @@ class TrainConfig:
                 values[k] = v
         if values["model"] is None:
             values["model"] = "mlp" if self.data in MIXTURES else "dcgan"
-        if values["loss"] is None:
-            values["loss"] = "nonsaturating"
-        for k in ("r1", "r2"):
-            values[k] = 0.0 if values[k] is None else values[k]
+        for k, fallback in FALLBACKS.items():
+            values[k] = fallback if values[k] is None else values[k]
         if values["model"] == "mlp":  # ``is None``: a given 0 must reach validate() and be refused
             values["width"] = 64 if values["width"] is None else values["width"]
             values["depth"] = 3 if values["depth"] is None else values["depth"]
@@ -195,6 +193,8 @@ class TrainConfig:
 
 
 #: The fields a recipe fills when they are left out (None), for ``gan train --help``.
+#: what a recipe field takes where no recipe sets it
+FALLBACKS = {"loss": "nonsaturating", "r1": 0.0, "r2": 0.0}
 RECIPE_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.default is None and f.name not in
                       ("data_root", "amp", "uniform_average_from", "out", "threads", "compile"))
 

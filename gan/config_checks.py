@@ -139,7 +139,7 @@ def validate(cfg) -> None:
         if getattr(cfg, name) is not None:
             number(name, getattr(cfg, name), low=0.0, low_open=True)
     for name in ("label_smoothing", "r1", "r2", "gp_weight", "instance_noise"):
-        if getattr(cfg, name) is not None:  # r1, r2: None until a recipe or 0 fills them
+        if getattr(cfg, name) is not None or name not in ("r1", "r2"):  # r1, r2: None until a recipe fills them
             number(name, getattr(cfg, name), low=0.0)
     if cfg.label_smoothing >= 1.0:
         raise ConfigError(f"label_smoothing must be in [0, 1), got {cfg.label_smoothing!r}")

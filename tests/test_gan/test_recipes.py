@@ -118,6 +118,9 @@ def test_a_recipe_penalty_reaches_the_game_unless_given(tmp_path):
     assert build(TrainConfig(data="ring", solver="simgd", r1=0.0, **tiny).resolved(str(path))).game.r1 == 0.0
     assert TrainConfig(data="ring", solver="sga").resolved(str(path)).r1 == 0.0
     assert TrainConfig(data="ring", solver="sga").resolved(str(path)).r2 == 0.0
+    # only the recipe fields may be None: another loss weight left None is refused naming it
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        TrainConfig(data="ring", solver="sga", label_smoothing=None).resolved(str(path))
     book["ring"]["simgd"]["r1"] = -1.0
     with pytest.raises(R.RecipeError, match=r"ring\.simgd: r1 must be >= 0"):
         R.load_recipes(_write(tmp_path, book, "bad.json"))
