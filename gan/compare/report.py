@@ -20,7 +20,7 @@ import torch
 from equilib.compare.html import embedded_png
 
 from . import figures
-from .table import Row, markdown, write_csv
+from .table import Row, markdown, settings_apart, write_csv
 
 __all__ = ["meta", "write_report"]
 
@@ -33,11 +33,12 @@ def meta(argv: list[str]) -> dict[str, str]:
 
 
 def _runs_note(table: list[Row]) -> str:
-    lines = []
+    lines, apart = [], settings_apart(table)
     for row in table:
         steps = sorted({r.steps for r in row.runs})
-        lines.append(f"- **{row.label}**: seeds {', '.join(map(str, row.seeds))}; {', '.join(map(str, steps))} steps; "
-                     f"run folders {', '.join(r.path.name for r in row.runs)}")
+        settings = f"; settings that differ between the rows: {', '.join(apart[row.label])}" if apart[row.label] else ""
+        lines.append(f"- **{row.label}**: seeds {', '.join(map(str, row.seeds))}; {', '.join(map(str, steps))} steps"
+                     f"{settings}; run folders {', '.join(r.path.name for r in row.runs)}")
     return "\n".join(lines)
 
 

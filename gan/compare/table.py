@@ -14,12 +14,12 @@ import csv
 import json
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .runs import Run, flatten, group_key
 
-__all__ = ["Row", "rows", "metric_names", "markdown", "write_csv"]
+__all__ = ["Row", "rows", "settings_apart", "metric_names", "markdown", "write_csv"]
 
 #: shown first, in this order, when present
 PREFERRED = ("modes", "high_quality", "kl", "kl_digits", "kl_dependence", "classes", "frechet", "confidence")
@@ -31,6 +31,7 @@ NOT_METRICS = ("losses.", "nonfinite.", "cost.")
 class Row:
     label: str
     runs: list[Run]
+    config: dict = field(default_factory=dict)  # the method: the runs' configuration without seed and bookkeeping
 
     @property
     def seeds(self) -> list[int]:
@@ -80,8 +81,16 @@ def rows(runs: list[Run]) -> list[Row]:
         label = str(cfg.get("solver"))
         if differ:
             label += " (" + ", ".join(f"{k}={cfg.get(k)}" for k in differ) + ")"
-        out.append(Row(label, sorted(members, key=lambda r: r.seed)))
+        out.append(Row(label, sorted(members, key=lambda r: r.seed), cfg))
     return sorted(out, key=lambda row: row.label)
+
+
+def settings_apart(table: list[Row]) -> dict[str, list[str]]:
+    """Per row label, ``KEY=VALUE`` for every setting (solver aside) on which the table's methods differ,
+    across solvers: what a reader needs to see that, e.g., one solver trains with R1 and another without."""
+    keys = sorted({k for row in table for k in row.config if k != "solver"
+                   and len({json.dumps(r.config.get(k), sort_keys=True) for r in table}) > 1})
+    return {row.label: [f"{k}={json.dumps(row.config.get(k), sort_keys=True)}" for k in keys] for row in table}
 
 
 def metric_names(table: list[Row]) -> list[str]:

@@ -67,6 +67,25 @@ def test_a_value_given_as_int_or_float_is_one_method(tmp_path):
     assert sorted((r.label, r.seeds) for r in rows(runs)) == [("consensus (r1=0.5)", [2]), ("consensus (r1=1)", [0, 1])]
 
 
+def test_the_runs_section_names_the_settings_that_set_rows_apart_across_solvers(tmp_path):
+    """Labels tell methods of one solver apart; the report's runs section also names what differs between
+    solvers (here simgd trains with R1 and consensus without, at gamma 10), which labels alone hide."""
+    from gan.compare.report import write_report
+    runs = []
+    for name, r1, options in [("simgd", 1, {}), ("consensus", 0, {"gamma": 10.0})]:
+        folder = fake_run(tmp_path / name, name, 0, [(8, 0.9)])
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, "r1": r1, "solver_options": options}))
+        runs.append(read_run(folder))
+    table = rows(runs)
+    assert [r.label for r in table] == ["consensus", "simgd"]
+    text = write_report(tmp_path / "report", table, {"command": "gan compare"}, draw=False)["report.md"].read_text()
+    assert '- **simgd**: seeds 0; 100 steps; settings that differ between the rows: r1=1, solver_options={}' in text
+    assert '- **consensus**: seeds 0; 100 steps; settings that differ between the rows: r1=0, ' \
+        'solver_options={"gamma": 10}' in text
+    assert "lr=" not in text  # the same for both: not listed
+
+
 def test_an_option_added_later_counts_at_its_default(tmp_path):
     """A run written before an option existed (no key in its config.json) and one written after, with the option
     at its default, are the same method; a run with another value is told apart by it."""
