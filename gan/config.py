@@ -192,9 +192,9 @@ class TrainConfig:
         return {k: (a[k], b[k]) for k in a if k not in ignore and _norm(a[k]) != _norm(b[k])}
 
 
-#: The fields a recipe fills when they are left out (None), for ``gan train --help``.
 #: what a recipe field takes where no recipe sets it
 FALLBACKS = {"loss": "nonsaturating", "r1": 0.0, "r2": 0.0}
+#: The fields a recipe fills when they are left out (None), for ``gan train --help``.
 RECIPE_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.default is None and f.name not in
                       ("data_root", "amp", "uniform_average_from", "out", "threads", "compile"))
 

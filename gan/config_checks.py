@@ -139,8 +139,9 @@ def validate(cfg) -> None:
         if getattr(cfg, name) is not None:
             number(name, getattr(cfg, name), low=0.0, low_open=True)
     for name in ("label_smoothing", "r1", "r2", "gp_weight", "instance_noise"):
-        if getattr(cfg, name) is not None or name not in ("r1", "r2"):  # r1, r2: None until a recipe fills them
-            number(name, getattr(cfg, name), low=0.0)
+        if getattr(cfg, name) is None and name in ("r1", "r2"):  # recipe fields: None until a recipe fills them
+            continue
+        number(name, getattr(cfg, name), low=0.0)
     if cfg.label_smoothing >= 1.0:
         raise ConfigError(f"label_smoothing must be in [0, 1), got {cfg.label_smoothing!r}")
     for name in ("beta1", "beta2"):

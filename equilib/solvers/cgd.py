@@ -104,8 +104,8 @@ class CGD(Solver):
     conjugate gradient for a ZeroSumGame, GMRES otherwise, warm-started from the
     previous step's dx (``warm_start``). The solve stops when the residual is
     <= max(``tol`` * |rhs|, ``atol``) or after ``max_iter`` iterations (then a
-    :class:`KrylovWarning`, once). The CGDs package's BCGD(tol=T, atol=A) tests squared
-    norms: it matches tol=sqrt(T), atol=sqrt(A) here. The base optimizer steps with
+    :class:`KrylovWarning`, once). The defaults are the CGDs package's BCGD defaults
+    (T=1e-12, A=1e-20 on squared norms, i.e. tol=sqrt(T), atol=sqrt(A) here), as acgd's. The base optimizer steps with
     d = -(dx / eta_x, dy / eta_y), so plain SGD moves by exactly (dx, dy). On a
     bilinear zero-sum game this is the proximal point step: rate 1/sqrt(1 + eta^2 s^2).
     ``last_info`` holds the iterations, relative residual and convergence of the last solve.
@@ -113,7 +113,7 @@ class CGD(Solver):
 
     name = "cgd"
     second_order = True
-    defaults = {"tol": 1e-8, "atol": 0.0, "max_iter": 100, "warm_start": True}
+    defaults = {"tol": 1e-6, "atol": 1e-10, "max_iter": 100, "warm_start": True}
 
     def _check_options(self):
         check_krylov_options(self)
