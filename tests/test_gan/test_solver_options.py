@@ -23,7 +23,7 @@ PUBLISHED = {
     "altgd": {"steps": 1}, "consensus": {"gamma": 1.0},
     "unrolled": {"unroll_steps": 5, "unroll_lr": None, "unroll_optimizer": "same"},
     "sga": {"lam": 1.0, "align": True, "eps": 0.1},
-    "cgd": {"tol": 1e-8, "atol": 0.0, "max_iter": 100, "warm_start": True},
+    "cgd": {"tol": 1e-6, "atol": 1e-10, "max_iter": 100, "warm_start": True},   # the CGDs package's BCGD defaults, as acgd's
     "acgd": {"beta": 0.99, "eps": 1e-5, "tol": 1e-6, "atol": 1e-10, "max_iter": 100, "warm_start": True},
     "lola": {"alpha": None}, "sos": {"alpha": None, "a": 0.5, "b": 0.1},
 }
