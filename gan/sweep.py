@@ -4,7 +4,9 @@
         --steps 3000 --runs runs/sweep --out sweeps/ring.jsonl
 
 Every solver gets the same budget: the Cartesian product of the ``--grid`` values (the same
-number of configurations), the same seeds and the same steps. Each (solver, configuration,
+number of configurations), the same seeds and the same steps. A value ``xF`` (``lr_d=x0.33,x1,x3``)
+is F times the value the solver's recipe gives that key, so solvers whose recipes differ get the
+same relative move (the result line keeps both, the absolute value under ``resolved``). Each (solver, configuration,
 seed) is a run folder under ``--runs``; its final evaluation is appended as one JSON line to
 ``--out`` (the raw results, kept). An interrupted sweep run again with the same command
 skips what ``--out`` already holds, resumes a run folder that stopped midway and never counts
@@ -26,7 +28,8 @@ from typing import Any
 
 from .compare.runs import CompareError, ensure_run, flatten
 
-__all__ = ["SweepError", "parse_grid", "configurations", "score", "run_sweep", "best_configurations"]
+__all__ = ["SweepError", "parse_grid", "configurations", "resolve_relative", "score", "run_sweep",
+           "best_configurations"]
 
 
 class SweepError(CompareError):
@@ -62,6 +65,37 @@ def configurations(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Every combination of the grid's values (one empty configuration for an empty grid)."""
     keys = list(grid)
     return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def _factor(value: Any) -> float | None:
+    """F of a relative grid value ``"xF"``, else None."""
+    if isinstance(value, str) and value[:1] == "x":
+        try:
+            return float(value[1:])
+        except ValueError:
+            return None
+    return None
+
+
+def resolve_relative(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` with each ``"xF"`` value replaced by F times what ``config``'s recipe resolves for
+    that key (``lr_d=x3`` with a recipe lr of 1e-3 -> 0.003); other values unchanged."""
+    from .config import ConfigError, TrainConfig
+    relative = {k: _factor(v) for k, v in overrides.items() if _factor(v) is not None}
+    if not relative:
+        return dict(overrides)
+    try:
+        base = TrainConfig.from_dict(_apply(config, {k: v for k, v in overrides.items() if k not in relative})).resolved()
+    except ConfigError as exc:
+        raise SweepError(f"--grid: cannot resolve {sorted(relative)} against the recipe: {exc}") from None
+    out = dict(overrides)
+    for key, factor in relative.items():
+        value = getattr(base, key, None) if "." not in key else (base.solver_options or {}).get(key.split(".", 1)[1])
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SweepError(f"--grid {key}={overrides[key]}: a relative value xF needs a numeric {key} in the recipe "
+                             f"of {config['data']!r} and {config['solver']!r}, which gives {value!r}")
+        out[key] = float(f"{value * factor:.12g}")
+    return out
 
 
 def _apply(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -116,17 +150,22 @@ def run_sweep(data: str, solvers: list[str], grid: dict[str, list[Any]], seeds: 
     """Run (or resume) the sweep and return every result line, one per (solver, configuration, seed)."""
     results = _read_results(out)
     seen = {(r["solver"], r["config_id"], r["seed"]) for r in results}
-    plan = [(s, c, seed) for s in solvers for c in configurations(grid) for seed in seeds]
+
+    def base(solver: str, seed: int) -> dict[str, Any]:
+        return {"data": data, "solver": solver, "seed": seed, "steps": steps, "progress": False, **(fixed or {})}
+
+    # every relative value resolved before anything runs, so a bad one stops the sweep at the start
+    plan = [(s, c, resolve_relative(base(s, seed), c), seed) for s in solvers for c in configurations(grid)
+            for seed in seeds]
     out.parent.mkdir(parents=True, exist_ok=True)
-    for k, (solver, overrides, seed) in enumerate(plan, 1):
+    for k, (solver, overrides, resolved, seed) in enumerate(plan, 1):
         cid = config_id(overrides)
         if (solver, cid, seed) in seen:
             continue
         print(f"[{k}/{len(plan)}] {data} {solver} {overrides} seed {seed}", file=sys.stderr, flush=True)
-        config = _apply({"data": data, "solver": solver, "seed": seed, "steps": steps, "progress": False,
-                         **(fixed or {})}, overrides)
-        run = ensure_run(runs / f"{data}-{solver}-{cid}-seed{seed}", config)
+        run = ensure_run(runs / f"{data}-{solver}-{cid}-seed{seed}", _apply(base(solver, seed), resolved))
         line = {"data": data, "solver": solver, "config_id": cid, "overrides": overrides, "seed": seed,
+                **({"resolved": resolved} if resolved != overrides else {}),
                 "steps": steps, "evaluation": run.last, "seconds_per_step": run.seconds_per_step(),
                 "score": list(score(run.last)[0]), "generator": score(run.last)[1], "folder": str(run.path)}
         with open(out, "a") as fh:  # one line per finished run, appended whole
@@ -138,7 +177,8 @@ def run_sweep(data: str, solvers: list[str], grid: dict[str, list[Any]], seeds: 
 
 def best_configurations(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per solver, the configuration (and generator) with the best mean score over its seeds; ties go
-    to the first in grid order. Scores are recomputed from each line's evaluation."""
+    to the first in grid order. Scores are recomputed from each line's evaluation. ``overrides`` are
+    absolute (a relative grid value resolved for the solver); ``as_swept`` is the grid's own value."""
     by: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in results:
         flat = flatten(r["evaluation"])
@@ -148,7 +188,8 @@ def best_configurations(results: list[dict[str, Any]]) -> dict[str, dict[str, An
     for (solver, cid, who), lines in by.items():
         mean = tuple(statistics.fmean(col) for col in zip(*[r["score"] for r in lines]))
         if solver not in best or mean > tuple(best[solver]["mean_score"]):
-            best[solver] = {"overrides": lines[0]["overrides"], "config_id": cid, "generator": who,
+            best[solver] = {"overrides": lines[0].get("resolved", lines[0]["overrides"]),
+                            "as_swept": lines[0]["overrides"], "config_id": cid, "generator": who,
                             "mean_score": list(mean), "seeds": sorted(r["seed"] for r in lines)}
     return best
 
@@ -185,7 +226,8 @@ def summary(results: list[dict[str, Any]], best: dict[str, dict[str, Any]], info
         flat = flatten(r["evaluation"])
         mark = "**" if best.get(r["solver"], {}).get("config_id") == r["config_id"] else ""
         cells = [f"{flat.get(f'{who}.{m}', float('nan')):.4g}" for m in ("modes", "high_quality", "kl")]
-        lines.append(f"| {mark}{r['solver']}{mark} | {mark}{json.dumps(r['overrides'])}{mark} | {r['seed']} | {who} | "
+        swept = json.dumps(r["overrides"]) + (f" = {json.dumps(r['resolved'])}" if "resolved" in r else "")
+        lines.append(f"| {mark}{r['solver']}{mark} | {mark}{swept}{mark} | {r['seed']} | {who} | "
                      + " | ".join(cells) + f" | {r['seconds_per_step']:.4f} |")
     return "\n".join(lines) + "\n"
 

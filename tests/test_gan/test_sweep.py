@@ -93,3 +93,48 @@ def test_writing_recipes_sets_the_best_configuration_and_refuses_a_bad_one(tmp_p
     with pytest.raises(RecipeError, match="ring.simgd"):
         update_recipes("ring", {"simgd": {"solver_options.nope": 1}}, "bad", path)
     assert path.read_text() == before  # the file is left as it was
+
+
+def test_relative_grid_values_scale_each_solvers_recipe():
+    from gan.config import TrainConfig
+    from gan.sweep import resolve_relative
+    for solver in ("simgd", "extragradient", "consensus"):
+        config = {"data": "ring", "solver": solver, "seed": 0, "steps": 10}
+        recipe = TrainConfig(data="ring", solver=solver).resolved()
+        got = resolve_relative(config, {"lr_d": "x3", "ema": 0.99, "solver_options.gamma": "x0.5"}
+                               if solver == "consensus" else {"lr_d": "x3", "ema": 0.99})
+        assert got["lr_d"] == pytest.approx(3 * recipe.lr_d) and got["ema"] == 0.99
+        if solver == "consensus":
+            assert got["solver_options.gamma"] == pytest.approx(0.5 * recipe.solver_options["gamma"])
+    # a fixed key the sweep sets is the base, not the recipe's
+    assert resolve_relative({"data": "ring", "solver": "simgd", "lr": 0.02}, {"lr_g": "x0.5"})["lr_g"] == 0.01
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"optimizer": "x2"}, "needs a numeric optimizer"),
+    ({"lr_d": "x2", "optimizer": "nope"}, "cannot resolve"),
+])
+def test_relative_value_without_a_numeric_base_is_refused(overrides, message):
+    from gan.sweep import resolve_relative
+    with pytest.raises(SweepError, match=message):
+        resolve_relative({"data": "ring", "solver": "simgd"}, overrides)
+
+
+def test_sweep_with_relative_values_trains_and_recommends_absolute_ones(tmp_path, capsys):
+    out, runs = tmp_path / "rel.jsonl", tmp_path / "runs"
+    argv = ["sweep", "--data", "ring", "--solvers", "simgd", "--grid", "lr_d=x0.5,x2", "--set", "lr=0.004",
+            "--set", "eval_every=4", "--set", "eval_samples=100", "--set", "checkpoint_every=4",
+            "--steps", "4", "--runs", str(runs), "--out", str(out)]
+    assert main(argv) == 0
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert sorted(r["resolved"]["lr_d"] for r in lines) == [0.002, 0.008]
+    for r in lines:
+        config = json.loads((tmp_path / r["folder"] / "config.json").read_text())
+        assert config["lr_d"] == r["resolved"]["lr_d"] and config["lr_g"] == 0.004
+    best = json.loads((tmp_path / "rel.best.json").read_text())["best"]["simgd"]
+    assert best["overrides"]["lr_d"] in (0.002, 0.008) and best["as_swept"]["lr_d"] in ("x0.5", "x2")
+    before = out.read_text()
+    capsys.readouterr()  # refused before anything is added
+    assert main(argv[:5] + ["--grid", "optimizer=x2"] + argv[5:]) != 0
+    assert "--grid optimizer=x2: a relative value xF needs a numeric optimizer" in capsys.readouterr().err
+    assert out.read_text() == before
