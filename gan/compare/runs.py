@@ -130,7 +130,20 @@ def group_key(run: Run) -> str:
     except (ConfigError, TypeError):  # a config of an older layout (moved options): compared as it is
         config = dict(run.config)
     method = {k: _canonical(v) for k, v in config.items() if k not in NOT_METHOD}
+    if isinstance(method.get("solver_options"), dict):  # an option given at the solver's default is left out
+        method["solver_options"] = _without_defaults(method.get("solver"), method["solver_options"])
     return json.dumps(method, sort_keys=True, default=str)
+
+
+def _without_defaults(solver: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` without the entries equal to the solver's defaults (equilib.solvers.solver_options) today:
+    cgd with ``tol`` 1e-6 given and cgd that takes its default 1e-6 are one method."""
+    from equilib.solvers import SolverError, solver_options
+    try:
+        defaults = {k: _canonical(v) for k, v in solver_options(solver).items()}
+    except SolverError:
+        return options
+    return {k: v for k, v in options.items() if k not in defaults or defaults[k] != v}
 
 
 def _canonical(value: Any) -> Any:

@@ -67,6 +67,20 @@ def test_a_value_given_as_int_or_float_is_one_method(tmp_path):
     assert sorted((r.label, r.seeds) for r in rows(runs)) == [("consensus (r1=0.5)", [2]), ("consensus (r1=1)", [0, 1])]
 
 
+def test_a_solver_option_given_at_its_default_is_one_method_with_leaving_it_out(tmp_path):
+    """cgd given tol 1e-6, atol 1e-10 (its defaults, equilib.solvers.solver_options) and cgd given nothing run the
+    same computation: one method; cgd at tol 1e-8 is another."""
+    from equilib.solvers import solver_options
+    assert solver_options("cgd")["tol"] == 1e-6 and solver_options("cgd")["atol"] == 1e-10
+    runs = []
+    for seed, options in enumerate([{"tol": 1e-6, "atol": 1e-10}, {}, {"tol": 1e-8}]):
+        folder = fake_run(tmp_path / f"c{seed}", "cgd", seed, [(8, 0.9)])
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, "solver_options": options}))
+        runs.append(read_run(folder))
+    assert sorted(r.seeds for r in rows(runs)) == [[0, 1], [2]]
+
+
 def test_the_runs_section_names_the_settings_that_set_rows_apart_across_solvers(tmp_path):
     """Labels tell methods of one solver apart; the report's runs section also names what differs between
     solvers (here simgd trains with R1 and consensus without, at gamma 10), which labels alone hide."""
