@@ -4,10 +4,10 @@
         --steps 3000 --runs runs/sweep --out sweeps/ring.jsonl
 
 Every solver gets the same budget: the Cartesian product of the ``--grid`` values (the same
-number of configurations), the same seeds and the same steps. A value ``xF`` (``lr_d=x0.33,x1,x3``)
+number of configurations), the same seeds and the same steps. A value ``xF`` (``lr_d=x0.3,x1,x3``)
 is F times the value the solver's recipe gives that key, so solvers whose recipes differ get the
-same relative move (the result line keeps both, the absolute value under ``resolved``). Each (solver, configuration,
-seed) is a run folder under ``--runs``; its final evaluation is appended as one JSON line to
+same relative move (the result line keeps both, the absolute value under ``resolved``). Each
+(solver, configuration, seed) is a run folder under ``--runs``; its final evaluation is appended as one JSON line to
 ``--out`` (the raw results, kept). An interrupted sweep run again with the same command
 skips what ``--out`` already holds, resumes a run folder that stopped midway and never counts
 a configuration twice. The best configuration of each solver is the one whose mean score over
@@ -202,7 +202,8 @@ def add_parser(sub):
     s.add_argument("--data", default="ring", help="data set")
     s.add_argument("--solvers", default="all", help="comma-separated solver names, or all")
     s.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
-                   help="configuration key and its values (repeatable; the product is every solver's budget)")
+                   help="configuration key and its values (repeatable; the product is every solver's budget); "
+                        "a value xF is F times the solver's recipe value, e.g. lr_d=x0.3,x1,x3")
     s.add_argument("--set", dest="fixed", action="append", default=[], metavar="KEY=VALUE",
                    help="configuration key fixed for every run (repeatable)")
     s.add_argument("--seeds", default="0", help="seeds, as 0-4 or 0,1,7")
