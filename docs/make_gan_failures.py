@@ -10,7 +10,8 @@ the Jacobian J's eigenvalues of largest imaginary part (Arnoldi LI) and of small
 rotational share |A|_F^2 / |J|_F^2 (Balduzzi et al. 2018), the spectral radius of the update map with
 the next RMSProp step's per-coordinate sizes P = lr / (sqrt(v') + eps), v' = alpha v + (1 - alpha) xi^2,
 held fixed (simgd
-I - PJ, extragradient I - PJ + PJPJ, optimistic [[I - 2PJ, PJ], [I, 0]], consensus I - P(J + gamma J^T J)),
+I - PJ, extragradient I - PJ + PJPJ, optimistic [[I - 2PJ, PJ], [I, 0]], consensus I - P(J + gamma J^T J),
+hamiltonian I - P J^T J),
 and equilib's own ``spectral_radius(solver, adaptive=True)`` where it is defined. Figures go to
 docs/figures/gan_failures/, the page to docs/gan_failures.md; every number on the page is read from the
 runs' files. GAN_FAILURES_TINY=1: 40 steps, everything every 20 steps (for the test).
@@ -30,10 +31,11 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
-SOLVERS = ("simgd", "extragradient", "optimistic", "consensus", "sga",
+SOLVERS = ("simgd", "extragradient", "optimistic", "consensus", "sga", "hamiltonian",
            "simgd+r1", "extragradient+r1", "optimistic+r1")           # S+r1: the solver with R1_WEIGHT
 R1_WEIGHT = 1.0
-FROZEN = ("simgd", "extragradient", "optimistic", "consensus")      # frozen-step maps written below
+FROZEN = ("simgd", "extragradient", "optimistic", "consensus", "hamiltonian")  # frozen-step maps written below
+LR = 1e-3   # one rate for every run (the ring recipes' rate when these runs were made), whatever the recipe says now
 ANALYSIS = "failure_analysis.jsonl"
 SEED = 0
 
@@ -58,7 +60,8 @@ def slug(variant: str) -> str:
 def command(variant: str, run: Path, p: dict) -> list[str]:
     e = str(p["every"])
     solver, r1 = solver_and_r1(variant)
-    return ["gan", "train", "--data", "ring", "--solver", solver, "--r1", f"{r1:g}", "--steps", str(p["steps"]),
+    return ["gan", "train", "--data", "ring", "--solver", solver, "--r1", f"{r1:g}", "--lr", f"{LR:g}",
+            "--steps", str(p["steps"]),
             "--seed", str(SEED),
             "--diagnostics-every", e, "--eval-every", e, "--checkpoint-every", e,
             "--keep-checkpoints", str(p["steps"] // p["every"] + 2), "--threads", "1", "--device", "cpu",
@@ -132,6 +135,8 @@ def frozen_radius(game, args, name: str, steps: torch.Tensor, gamma: float = 0.0
         if name == "consensus":
             w = J(v)
             return (v - P * (w + gamma * J(w, transpose=True))).numpy()
+        if name == "hamiltonian":
+            return (v - P * J(J(v), transpose=True)).numpy()
         if name == "optimistic":
             x0, x1 = v[:d], v[d:]
             return torch.cat([x0 - 2 * P * J(x0) + P * J(x1), x0]).numpy()
@@ -167,6 +172,7 @@ def analyse(run: Path, checkpoint: Path) -> dict:
     row["LI"], row["LI_converged"] = _eigs(b.game, args, "LI", 2, 1e-2)
     row["SR"], row["SR_converged"] = _eigs(b.game, args, "SR", 4, 1e-3)
     row["rotation"] = dg.rotation_estimate(b.game, *args, samples=10)
+    row["D_std"] = d_spread(b, args)
     name, gamma = b.config.solver, float(b.config.solver_options.get("gamma", 0.0))
     row["rho_frozen"] = row["rho_adaptive"] = None
     if step > 0 and name in FROZEN:
@@ -179,16 +185,30 @@ def analyse(run: Path, checkpoint: Path) -> dict:
     return row
 
 
+def d_spread(b, args) -> float:
+    """How much D tells samples apart: the standard deviation of its logits over the batch's real and
+    generated samples (0: D gives every point the same value, and G gets no gradient)."""
+    x, z = args
+    with torch.no_grad():
+        return float(torch.cat([b.D(x).flatten(), b.D(b.G(z)).flatten()]).std())
+
+
 def ensure_analysis(run: Path) -> list[dict]:
-    """Analyse every kept checkpoint not yet in RUN/failure_analysis.jsonl; all rows, by step."""
+    """Analyse every kept checkpoint not yet in RUN/failure_analysis.jsonl (a row written before D_std was
+    measured gets that column alone); all rows, by step."""
+    import gan
     from gan.checkpoint import kept_checkpoints, load_checkpoint
 
     path = run / ANALYSIS
     rows = {r["step"]: r for r in read_jsonl(path)}
     for ckpt in kept_checkpoints(run / "checkpoint.pt"):
-        if int(load_checkpoint(ckpt)["step"]) not in rows:
+        step = int(load_checkpoint(ckpt)["step"])
+        if step not in rows:
             row = analyse(run, ckpt)
             rows[row["step"]] = row
+        elif "D_std" not in rows[step]:
+            b, _, _ = gan.load_run(run, ckpt)
+            rows[step]["D_std"] = d_spread(b, b.draw())   # the batch analyse() used: the next step's
     out = [rows[s] for s in sorted(rows)]
     path.write_text("".join(json.dumps(r) + "\n" for r in out))
     return out
@@ -202,6 +222,7 @@ def series(run: Path) -> dict:
         rows.setdefault(r["step"], {})["metrics"] = r
     for r in read_jsonl(run / "diagnostics.jsonl"):
         rows.setdefault(r["step"], {})["LM"] = r["eigenvalues"]
+        rows[r["step"]]["xi"] = float(np.hypot(r.get("grad_norm_G", np.nan), r.get("grad_norm_D", np.nan)))
     for r in read_jsonl(run / ANALYSIS):
         rows.setdefault(r["step"], {})["analysis"] = r
     return dict(sorted(rows.items()))
@@ -221,8 +242,10 @@ def cells(step: int, row: dict) -> dict:
             "its Re": li[0] if li else None,
             "min Re": min(z[0] for z in a["SR"]) if a and a["SR"] else None,
             "rotation": a["rotation"] if a else None,
+            "D std": a.get("D_std") if a else None,
             "max abs (LM)": max(abs(complex(*z)) for z in lm) if lm else None,
-            "max Im (LM)": max(z[1] for z in lm) if lm else None}
+            "max Im (LM)": max(z[1] for z in lm) if lm else None,
+            "|xi|": row.get("xi")}
 
 
 def fmt(v) -> str:
@@ -269,8 +292,10 @@ def figure(solver: str, data: dict, path: Path, note: str) -> Path:
             ax.plot(*zip(*pts), marker=".", **kw)
     line(ax1, "rho frozen", label="rho, RMSProp steps frozen")
     line(ax1, "rho adaptive", label="rho, equilib adaptive=True")
+    line(ax1, "|xi|", ls="--", color="gray", label="|xi|, the game gradient's norm (recorded)")
     ax1.axhline(1, color="k", lw=0.8, ls="--")
-    ax1.set(yscale="log", xlabel="step", ylabel="spectral radius of the update map", title="spectral radius")
+    ax1.set(yscale="log", xlabel="step", ylabel="spectral radius of the update map; |xi| (dashed)",
+            title="spectral radius and gradient norm")
     ax1.legend(fontsize=7)
     line(ax2, "max Im", label="largest Im lambda")
     line(ax2, "its Re", label="Re of that eigenvalue")
@@ -331,8 +356,7 @@ def overview(all_data: dict, path: Path, note: str) -> Path:
 
 # ---- the page ----------------------------------------------------------------------------------------------
 COLUMNS = ("step", "G modes", "G HQ %", "EMA modes", "rho frozen", "rho adaptive", "max Im", "its Re", "min Re",
-           "rotation", "max abs (LM)",
-           "max Im (LM)")
+           "rotation", "D std", "max abs (LM)", "max Im (LM)", "|xi|")
 
 #: What the figures show, written after reading the 3,000-step runs (shown in the full mode only).
 INTERPRETATION: dict[str, str] = {
@@ -368,6 +392,22 @@ INTERPRETATION: dict[str, str] = {
         "a larger rotational share than the failing runs, and an adaptive radius above 1 at every "
         "checkpoint. (No frozen-step map is written for sga here: its sign alignment makes the map depend on the "
         "point in a way the frozen form does not capture.)"),
+    "hamiltonian": (
+        "**What the figure shows.** Hamiltonian descent is gradient descent on |xi|^2 / 2 (Balduzzi et al. 2018), "
+        "and it does what it is asked: by step 250 |xi| is below 3e-3, and it keeps falling. It gets there by "
+        "flattening the discriminator: D std, the spread of D's logits over real and generated samples, falls from "
+        "0.02 at step 0 to 2e-5 at step 250 and to exactly 0 from step 2,500 on, so D gives every point the same "
+        "value and the generator's gradient vanishes before G has left the centre of the ring (no mode, no "
+        "high-quality sample, at any checkpoint). A constant D is a stationary point of the game whatever G is: "
+        "xi is (nearly) zero there, but it is not the equilibrium the GAN is after. J at these points is small "
+        "(largest |lambda| below 0.72) and nearly symmetric (rotational share from 0.015 down to 0), its smallest "
+        "real part is negative, and both radii stay close to 1 (medians 1.04 and 1.11; the frozen-step one rounds to "
+        "1.000 at four checkpoints): with J^T J that small the Hamiltonian's map I - P J^T J barely moves "
+        "anything, so the iteration stalls there instead of being pushed away. Balduzzi et al. "
+        "point out that Hamiltonian descent is attracted by stationary points whatever their kind; SGA, which "
+        "follows the Hamiltonian's direction only where it aligns with the game's own gradient, keeps all eight "
+        "modes (section sga). With its recipe's full 12,000 steps hamiltonian covers no mode either "
+        "(gan_results.md)."),
     "simgd+r1": (
         "**What the figure shows.** The run of simgd above (same rates, steps and seed) with the R1 penalty in D's "
         "loss: all eight modes from step 500 on. What changed is the size of J's spectrum: its largest |lambda| "
@@ -391,11 +431,18 @@ INTERPRETATION: dict[str, str] = {
 }
 LIMITS = (
     "- **The spectral radius does not separate success from failure here.** At every checkpoint of every run, "
-    "consensus and sga included, both radii are above 1: no solver is near a locally attracting point after a "
-    "few thousand steps at RMSProp 1e-3. What separates the runs that keep all modes from those that lose them "
+    "consensus and sga included, both radii are above 1 (hamiltonian's frozen-step radius, not above 1 at 2 of "
+    "its 12 checkpoints, is the only exception): no solver is near a locally attracting point after a few thousand "
+    "steps at RMSProp 1e-3, and hamiltonian, whose radii are the closest to 1, fails. "
+    "What separates the runs that keep all modes from those that lose them "
     "is the size of J's spectrum (largest |lambda|, most negative real part), not rho < 1. The S+r1 runs test "
     "this: the same three failing solvers with R1 in D's loss keep J's spectrum of order one and keep all eight "
     "modes (in the EMA generator), with radii still above 1.\n"
+    "- **D std separates them too, with a caveat.** Without R1, simgd, extragradient and optimistic let D's "
+    "logits spread from 0.02 to between 2 and 12 (D sharpens around the samples, the growth of J's real "
+    "eigenvalues); the runs that keep all modes (consensus, sga, the S+r1 runs) hold the spread near 0.02 or "
+    "below. A small spread is what an equilibrium looks like (there D is constant), but hamiltonian reaches an "
+    "exactly constant D with G still at the centre: a small D std says D no longer tells samples apart, not why.\n"
     "- **Rotation explains only the start of simgd's oscillation.** Its modes keep jumping after the complex "
     "pairs have been overtaken by real eigenvalues.\n"
     "- **Why extragradient and optimistic collapse onto one mode while simgd spreads over several** is not "
@@ -458,27 +505,31 @@ def page(all_data: dict, figures: dict, page_path: Path, runs: Path, p: dict, ti
          "Generated by `python docs/make_gan_failures.py` (do not edit by hand): every number below is read from "
          f"the runs' own files in `{runs}` (`metrics.jsonl`, `diagnostics.jsonl`, `{ANALYSIS}`).", "",
          f"Each solver ran on the ring of 8 Gaussians with its recipe (`gan train --data ring --solver S`: "
-         f"MLPs {cfg['depth']} x {cfg['width']}, {cfg['optimizer']} lr {cfg['lr']}, batch {cfg['batch_size']}; "
+         f"MLPs {cfg['depth']} x {cfg['width']}, {cfg['optimizer']}, batch {cfg['batch_size']}; "
          f"solver options {opts}), for {p['steps']} steps instead of the recipe's {full['steps']} (the "
          f"learning-rate decay starts at step {cfg['lr_decay_at']}), seed {SEED}, "
-         f"with diagnostics, evaluation and a checkpoint every {p['every']} steps, and without the R1 penalty "
+         f"with diagnostics, evaluation and a checkpoint every {p['every']} steps, at one learning rate, "
+         f"{LR:g}, for every run (`--lr`: the ring recipes' rate when these runs were first made; extragradient's "
+         "and cgd's recipes have since moved to 3e-3), and without the R1 penalty "
          f"(`--r1 0`) whatever the recipe sets, except the runs named S+r1: `--r1 {R1_WEIGHT:g}`, the penalty "
          f"{R1_WEIGHT:g}/2 E||grad_x D(x)||^2 on real data added to D's loss (Mescheder et al. 2018):", "",
          "    " + " ".join(command("S", runs / "ring-S", p)), "",
          "What each column is:", "",
          "- **G modes, G HQ %, EMA modes**: `metrics.jsonl` (2,500 samples; a mode is covered when a high-quality "
          "sample, within 3 std of a mean, is nearest to it).",
-         "- **max abs (LM), max Im (LM)**: the largest |lambda| and the largest imaginary part among the six "
-         "largest-magnitude eigenvalues of J recorded during training by `gan train --diagnostics-every` "
-         "(`diagnostics.jsonl`, on that step's own batch).",
+         "- **max abs (LM), max Im (LM), |xi|**: the largest |lambda| and the largest imaginary part among the six "
+         "largest-magnitude eigenvalues of J, and the norm of the game gradient xi = (grad_G L_G, grad_D L_D), "
+         "recorded during training by `gan train --diagnostics-every` (`diagnostics.jsonl`, on that step's own batch).",
          "- The other columns come from loading each checkpoint and taking the batch and noise of its next step: "
          "**max Im / its Re**: the eigenvalue of J with the largest imaginary part (Arnoldi `which='LI'`, k = 2, "
          "tol 1e-2) and its real part; **min Re**: the smallest real part (`which='SR'`, k = 4, tol 1e-3); "
          "**rotation**: `rotation_estimate`, |A|_F^2 / |J|_F^2 with A = (J - J^T)/2 (0: a potential game, "
-         "1: pure rotation; Balduzzi et al. 2018).",
+         "1: pure rotation; Balduzzi et al. 2018); **D std**: the standard deviation of D's logits over that "
+         "batch's real and generated samples (0: D gives every point the same value, so G gets no gradient).",
          "- **rho frozen**: the spectral radius of the solver's one-step map with RMSProp's per-coordinate step "
          "sizes P = lr / (sqrt(v') + eps), v' = alpha v + (1 - alpha) xi^2 (xi on the batch of that step), held fixed: simgd I - PJ, extragradient I - PJ + PJPJ, "
-         "optimistic [[I - 2PJ, PJ], [I, 0]], consensus I - P(J + gamma J^T J) (Arnoldi, tol 1e-3). Above 1: "
+         "optimistic [[I - 2PJ, PJ], [I, 0]], consensus I - P(J + gamma J^T J), hamiltonian I - P J^T J (both "
+         "without the term in xi's second derivatives, which vanishes at a stationary point; Arnoldi, tol 1e-3). Above 1: "
          "near this point the iteration pushes away along some direction instead of contracting.",
          "- **rho adaptive**: `equilib.diagnostics.spectral_radius(solver, adaptive=True)`, the Jacobian of the "
          "next RMSProp step on (theta, v), for the solvers that move once per step (refused for extragradient "

@@ -61,7 +61,9 @@ def test_page_numbers_are_the_runs_own(tiny):
     for solver in ("simgd", "consensus", "simgd+r1"):
         run = tiny / "runs" / f"ring-{solver.replace('+', '-')}"
         # R1 is the variant's, never the recipe's: 1 for S+r1, 0 otherwise
-        assert json.loads((run / "config.json").read_text())["r1"] == (1.0 if solver.endswith("+r1") else 0.0)
+        config = json.loads((run / "config.json").read_text())
+        assert config["r1"] == (1.0 if solver.endswith("+r1") else 0.0)
+        assert config["lr_g"] == config["lr_d"] == 1e-3   # one rate for every run, whatever the recipe says
         metrics = {r["step"]: r for r in _jsonl(run / "metrics.jsonl")}
         diags = {r["step"]: r for r in _jsonl(run / "diagnostics.jsonl")}
         analysis = {r["step"]: r for r in _jsonl(run / "failure_analysis.jsonl")}
@@ -78,8 +80,10 @@ def test_page_numbers_are_the_runs_own(tiny):
             top = max(a["LI"], key=lambda z: z[1])
             assert _close(c[6], top[1]) and _close(c[7], top[0])
             assert _close(c[8], min(z[0] for z in a["SR"])) and _close(c[9], a["rotation"])
-            assert _close(c[10], d and max(math.hypot(*z) for z in d["eigenvalues"]))
-            assert _close(c[11], d and max(z[1] for z in d["eigenvalues"]))
+            assert _close(c[10], a["D_std"]) and a["D_std"] >= 0
+            assert _close(c[11], d and max(math.hypot(*z) for z in d["eigenvalues"]))
+            assert _close(c[12], d and max(z[1] for z in d["eigenvalues"]))
+            assert _close(c[13], d and math.hypot(d["grad_norm_G"], d["grad_norm_D"]))
         # the last evaluation's modes are quoted in the summary sentence
         assert f"At the last step (40) the live generator covers {metrics[40]['G']['modes']} modes" in section
         assert a["rho_frozen"] is not None and a["rho_adaptive"] is not None
@@ -90,6 +94,7 @@ def test_page_numbers_are_the_runs_own(tiny):
     ("extragradient", lambda h, g: math.sqrt(1 - h * h + h ** 4)),
     ("consensus", lambda h, g: math.sqrt((1 - h * g) ** 2 + h * h)),
     ("optimistic", lambda h, g: math.sqrt((1 + math.sqrt(1 - 4 * h * h)) / 2)),   # h <= 1/2
+    ("hamiltonian", lambda h, g: abs(1 - h)),                                       # J^T J = I
 ])
 def test_frozen_maps_match_closed_forms_on_a_bilinear_game(name, closed_form):
     """x^T y in R^6 x R^6: J has eigenvalues +/- i (docs/diagnostics.md's x*y closed forms, per coordinate)."""
@@ -105,3 +110,14 @@ def test_unknown_solver_is_refused_naming_the_allowed_ones(tmp_path):
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and "--solvers: unknown adam; allowed: simgd" in r.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_a_row_written_before_d_std_gets_that_column_alone_and_the_same_value(tiny, monkeypatch):
+    mod = _module()
+    monkeypatch.setattr(mod, "analyse", lambda *a: pytest.fail("the full analysis ran again"))
+    run = tiny / "runs" / "ring-simgd"
+    path = run / "failure_analysis.jsonl"
+    full = _jsonl(path)
+    path.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "D_std"}) + "\n" for r in full))
+    again = mod.ensure_analysis(run)
+    assert again == full   # D_std measured again, on the batch the full analysis used
