@@ -184,6 +184,34 @@ def _baseline_rows() -> list[str]:
             "|---|---|---|---|---|---|", *rows, "", notes + " KL is n/a where a run's generator captured no mode."]
 
 
+#: (solver, report on this machine's kernels, report of the same seeds on other kernels, generator, metrics):
+#: how far one seed moves when only the floating-point kernels change, as they do from one machine to another
+SPREAD = [("sga", "ring", "ring-machine", "ema", ("modes", "high_quality", "kl"))]
+
+
+def _spread_rows() -> list[str]:
+    rows = []
+    for solver, here, other, gen, metrics in SPREAD:
+        if not all((RESULTS / r / "table.csv").exists() for r in (here, other)):
+            continue
+        a, b = ({int(r["seed"]): r for r in _csv(RESULTS / r) if r["method"] == solver} for r in (here, other))
+        seeds = sorted(set(a) & set(b))
+        if not seeds:
+            continue
+        rows += [f"{solver}, {gen} generator, reports `{here}` (this machine's kernels) and `{other}` (other kernels), "
+                 f"seeds {','.join(map(str, seeds))}:", "",
+                 "| metric | " + " | ".join(f"seed {s}: here / other" for s in seeds) + " | mean ± std here | "
+                 "mean ± std other | largest per-seed change |", "|---|" + "---|" * (len(seeds) + 3)]
+        for m in metrics:
+            x, y = ([float(t[s][f"{gen}.{m}"]) for s in seeds] for t in (a, b))
+            sd = (lambda v: statistics.stdev(v) if len(v) > 1 else float("nan"))
+            rows.append(f"| {m.replace('_', ' ')} | " + " | ".join(f"{u:.4g} / {v:.4g}" for u, v in zip(x, y))
+                        + f" | {statistics.fmean(x):.4g} ± {sd(x):.2g} | {statistics.fmean(y):.4g} ± {sd(y):.2g} | "
+                        f"{max(abs(u - v) for u, v in zip(x, y)):.3g} |")
+        rows.append("")
+    return rows
+
+
 def _kept(report: Path) -> str:
     """Whether the report's runs (config.json, metrics.jsonl) are in the repository, so the table recomputes."""
     folders = [Path(r["folder"]) for r in _csv(report)]
@@ -227,6 +255,14 @@ def main() -> None:
                 f"torch {meta.get('torch', '?')}). Full report with figures: [{report.name}/report.md]"
                 f"(results/{report.name}/report.md). {_kept(report)}", "", *([note, ""] if note else []),
                 (report / "table.md").read_text().strip(), ""]
+    if spread := _spread_rows():
+        out += ["## The same seeds on other kernels", "",
+                "A run is deterministic on one machine: the same command and seed give bit-identical metrics "
+                "(the sweeps' and checks' reruns of a seed here match to the last digit). Another machine's CPU "
+                "can run other floating-point kernels, and a GAN's trajectory amplifies their rounding "
+                "differences. The rows below rerun the seeds of a target's best solver with other kernels on this "
+                "machine (how: the note of the second report) and set each seed's result beside the first:", "",
+                *spread]
     sweeps = sorted((RESULTS / "sweeps").glob("*.md")) if (RESULTS / "sweeps").exists() else []
     for sweep in sweeps:
         best = json.loads(sweep.with_suffix(".best.json").read_text())
@@ -237,7 +273,8 @@ def main() -> None:
                 "| solver | best configuration | generator | score (modes, high quality, -KL) |", "|---|---|---|---|"]
         for solver, b in sorted(best["best"].items()):
             score = ", ".join(f"{x:.4g}" for x in b["mean_score"])
-            out.append(f"| {solver} | `{json.dumps(b['overrides'])}` | {b.get('generator', '')} | {score} |")
+            swept = f" ({json.dumps(b['as_swept'])})" if b.get("as_swept", b["overrides"]) != b["overrides"] else ""
+            out.append(f"| {solver} | `{json.dumps(b['overrides'])}`{swept} | {b.get('generator', '')} | {score} |")
         out.append("")
     out += ["## Why methods fail", "", "The diagnostics recorded during training explain (or fail to explain) "
             "the failures: [gan_failures.md](gan_failures.md).", "",
