@@ -267,7 +267,8 @@ def main() -> None:
     if spread := _spread_rows():
         out += ["## The same seeds on other kernels", "",
                 "A run is deterministic on one machine: the same command and seed give bit-identical metrics "
-                "(the sweeps' and checks' reruns of a seed here match to the last digit). Another machine's CPU "
+                "(simgd's run of gan_failures.md, trained again from scratch, reproduced every metric, eigenvalue "
+                "and spectral radius of the earlier run; only the timings differ). Another machine's CPU "
                 "can run other floating-point kernels, and a GAN's trajectory amplifies their rounding "
                 "differences. The rows below rerun the seeds of a target's best solver with other kernels on this "
                 "machine (how: the note of the second report) and set each seed's result beside the first:", "",

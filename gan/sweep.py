@@ -7,8 +7,8 @@ Every solver gets the same budget: the Cartesian product of the ``--grid`` value
 number of configurations), the same seeds and the same steps. A value ``xF`` (``lr_d=x0.3,x1,x3``)
 is F times the value the solver's recipe gives that key, so solvers whose recipes differ get the
 same relative move (the result line keeps both, the absolute value under ``resolved``). Each
-(solver, configuration, seed) is a run folder under ``--runs``; its final evaluation is appended as one JSON line to
-``--out`` (the raw results, kept). An interrupted sweep run again with the same command
+(solver, configuration, seed) is a run folder under ``--runs``; its final evaluation is appended as
+one JSON line to ``--out`` (the raw results, kept). An interrupted sweep run again with the same command
 skips what ``--out`` already holds, resumes a run folder that stopped midway and never counts
 a configuration twice. The best configuration of each solver is the one whose mean score over
 the seeds is highest, the score being (modes, high-quality fraction, -KL) for mixtures and
@@ -85,7 +85,8 @@ def resolve_relative(config: dict[str, Any], overrides: dict[str, Any]) -> dict[
     if not relative:
         return dict(overrides)
     try:
-        base = TrainConfig.from_dict(_apply(config, {k: v for k, v in overrides.items() if k not in relative})).resolved()
+        absolute = {k: v for k, v in overrides.items() if k not in relative}
+        base = TrainConfig.from_dict(_apply(config, absolute)).resolved()
     except ConfigError as exc:
         raise SweepError(f"--grid: cannot resolve {sorted(relative)} against the recipe: {exc}") from None
     out = dict(overrides)
