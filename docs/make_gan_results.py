@@ -73,7 +73,7 @@ PER_SOLVER = [
 ]
 #: (reports, modes, high quality, KL, the issue's words): the best (report, method, generator) over the reports
 BEST_OF = [(("ring", "ring-r1", "ring-lr"), 8.0, 0.97, 0.01, "at least one solver: ring 8.0 modes, >= 97% high quality, KL <= 0.01"),
-           (("grid", "grid-r1", "grid-solvers"), 25.0, 0.96, None, "at least one solver: grid 25.0 modes, >= 96% high quality")]
+           (("grid", "grid-r1", "grid-solvers", "grid-cgd"), 25.0, 0.96, None, "at least one solver: grid 25.0 modes, >= 96% high quality")]
 
 
 def _best_generator_means(lines: list[dict[str, str]], metric: str) -> tuple[float, str] | None:
