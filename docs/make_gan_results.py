@@ -207,12 +207,13 @@ def _spread_rows() -> list[str]:
                  f"seeds {','.join(map(str, seeds))}:", "",
                  "| metric | " + " | ".join(f"seed {s}: here / other" for s in seeds) + " | mean ± std here | "
                  "mean ± std other | largest per-seed change |", "|---|" + "---|" * (len(seeds) + 3)]
+        values = {m: tuple([float(t[s][f"{gen}.{m}"]) for s in seeds] for t in (a, b)) for m in {*metrics, tm}}
         for m in metrics:
-            x, y = ([float(t[s][f"{gen}.{m}"]) for s in seeds] for t in (a, b))
+            x, y = values[m]
             rows.append(f"| {m.replace('_', ' ')} | " + " | ".join(f"{u:.4g} / {v:.4g}" for u, v in zip(x, y))
                         + f" | {statistics.fmean(x):.4g} ± {_sd(x):.2g} | {statistics.fmean(y):.4g} ± {_sd(y):.2g} | "
                         f"{max(abs(u - v) for u, v in zip(x, y)):.3g} |")
-        x, y = ([float(t[s][f"{gen}.{tm}"]) for s in seeds] for t in (a, b))
+        x, y = values[tm]
         every = statistics.fmean(float(r[f"{gen}.{tm}"]) for r in a.values())
         rows += ["", f"On {tm.replace('_', ' ')} the mean over these seeds moved by "
                  f"{statistics.fmean(y) - statistics.fmean(x):+.4f}, where the mean over all {len(a)} seeds of "
