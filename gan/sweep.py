@@ -81,7 +81,7 @@ def resolve_relative(config: dict[str, Any], overrides: dict[str, Any]) -> dict[
     """``overrides`` with each ``"xF"`` value replaced by F times what ``config``'s recipe resolves for
     that key (``lr_d=x3`` with a recipe lr of 1e-3 -> 0.003); other values unchanged."""
     from .config import ConfigError, TrainConfig
-    relative = {k: _factor(v) for k, v in overrides.items() if _factor(v) is not None}
+    relative = {k: f for k, v in overrides.items() if (f := _factor(v)) is not None}
     if not relative:
         return dict(overrides)
     try:
