@@ -26,9 +26,10 @@ import torch
 import equilib as eq
 from equilib.compare.run import counting
 from gan import callbacks as cb
+from gan import parallel
 from gan.building import Built
 from gan.config import TrainConfig
-from gan.run_state import CHECKPOINT
+from gan.run_state import CHECKPOINT, record_environment
 from gan.tensorboard import TensorBoard
 
 __all__ = ["loop", "TrainResult", "TrainingError", "Callback", "set_learning_rates"]
@@ -100,6 +101,8 @@ def loop(b: Built, run: Path, start: int, seconds: float, history: list[dict[str
     cfg = b.config
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
+    if parallel.is_writer():
+        record_environment(run, b, start)
     session = cb.Session(run, time.perf_counter() - seconds, history,
                          (str(run / CHECKPOINT), start) if start > 0 else None)
     checkpoints = cb.Checkpoints(session)

@@ -3,6 +3,8 @@
 Run folder::
 
     RUN/config.json        the resolved TrainConfig
+    RUN/environment.json   what ran it, one entry per start or resume: the step, the solver options in
+                           effect (defaults included), versions, CPU kernels, threads, device, ranks
     RUN/metrics.jsonl      one JSON line per evaluation (step, seconds, losses, non-finite steps, metrics)
     RUN/checkpoint.pt      the latest checkpoint (+ checkpoint.pt.prev, .prev2...: keep_checkpoints in all)
     RUN/plots/*.png        samples (mixtures: scatter + KDE; images: grid + interpolation strip)
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,24 +28,59 @@ from typing import Any
 import torch
 
 import equilib as eq
-from gan import runs
+from equilib.solvers import solver_options
+from gan import parallel, runs
 from gan.building import Built, build
 from gan.checkpoint import CheckpointError, load_checkpoint
 from gan.config import RESUMABLE_CHANGES, ConfigError, TrainConfig
 from gan.runs import RunError
 
-__all__ = ["CHECKPOINT", "CONFIG", "METRICS", "FORMAT", "state", "load_state", "read_config", "newest_checkpoint",
+__all__ = ["CHECKPOINT", "CONFIG", "METRICS", "ENVIRONMENT", "FORMAT", "KERNEL_VARIABLES", "environment",
+           "record_environment", "read_environment", "state", "load_state", "read_config", "newest_checkpoint",
            "load_run", "describe", "default_out"]
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
+ENVIRONMENT = "environment.json"
 FORMAT = 2
+#: environment variables that choose the CPU kernels, and so can move a run's numbers between machines
+KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR", "OMP_NUM_THREADS",
+                    "MKL_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG")
 _FORMATS = {1: "the game drew its own latent noise", 2: "the trainer draws z from its own checkpointed stream"}
 
 
 def versions() -> dict[str, str]:
     return {"equilib": eq.__version__, "torch": torch.__version__.split("+")[0]}
+
+
+def environment(b: Built, step: int) -> dict[str, Any]:
+    """What runs ``b`` from ``step`` on: the solver's options in effect (its defaults with the config's
+    ``solver_options`` over them), versions, the CPU kernels torch dispatches to and the variables
+    that choose them, threads, device and number of ranks."""
+    return {"step": step, "solver_options": {**solver_options(b.config.solver), **b.config.solver_options},
+            "versions": {**versions(), "python": platform.python_version()},
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "kernel_variables": {k: os.environ[k] for k in KERNEL_VARIABLES if k in os.environ},
+            "threads": torch.get_num_threads(), "device": str(b.device), "ranks": parallel.world(),
+            "machine": f"{platform.platform()}, {platform.machine()}, {os.cpu_count()} cores"}
+
+
+def record_environment(run: Path, b: Built, step: int) -> None:
+    """Append :func:`environment` to ``run``'s environment.json (a run resumed elsewhere gets a second entry);
+    an entry from ``step`` or later (a resume that replaces them) is dropped first."""
+    kept = [e for e in read_environment(run) if int(e.get("step", 0)) < step]
+    runs.write_text(run / ENVIRONMENT, json.dumps(kept + [environment(b, step)], indent=2, default=str) + "\n")
+
+
+def read_environment(run: Path) -> list[dict[str, Any]]:
+    """The entries of ``run``'s environment.json; ``[]`` for a run written before it existed (or a
+    file cut by a kill: the next start or resume rewrites it)."""
+    try:
+        entries = json.loads((Path(run) / ENVIRONMENT).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return []
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
 def state(b: Built, step: int, seconds: float) -> dict[str, Any]:

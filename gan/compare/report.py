@@ -37,8 +37,10 @@ def _runs_note(table: list[Row]) -> str:
     for row in table:
         steps = sorted({r.steps for r in row.runs})
         settings = f"; settings that differ between the rows: {', '.join(apart[row.label])}" if apart[row.label] else ""
+        kernels = sorted({r.kernels or "not recorded" for r in row.runs})
+        cpu = f"; CPU kernels {', '.join(kernels)}" if kernels != ["not recorded"] else ""
         lines.append(f"- **{row.label}**: seeds {', '.join(map(str, row.seeds))}; {', '.join(map(str, steps))} steps"
-                     f"{settings}; run folders {', '.join(r.path.name for r in row.runs)}")
+                     f"{settings}{cpu}; run folders {', '.join(r.path.name for r in row.runs)}")
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gan.config import ConfigError, TrainConfig
+from gan.run_state import read_environment
 
 __all__ = ["CompareError", "Run", "read_run", "run_folder", "status", "ensure_run", "group_key", "flatten"]
 
@@ -36,6 +37,7 @@ class Run:
     path: Path
     config: dict[str, Any]
     evaluations: list[dict[str, Any]] = field(default_factory=list)
+    environment: list[dict[str, Any]] = field(default_factory=list)  # environment.json (gan.run_state)
 
     @property
     def solver(self) -> str:
@@ -56,6 +58,16 @@ class Run:
     @property
     def done(self) -> bool:
         return bool(self.evaluations) and int(self.last.get("step", -1)) >= self.steps > 0
+
+    @property
+    def kernels(self) -> str | None:
+        """The CPU kernels the run started on (``"AVX512"``, ``"DEFAULT (ATEN_CPU_CAPABILITY=default)"``);
+        None for a run written before environment.json existed."""
+        if not self.environment:
+            return None
+        first = self.environment[0]
+        chosen = ", ".join(f"{k}={v}" for k, v in sorted(first.get("kernel_variables", {}).items()))
+        return str(first.get("cpu_capability")) + (f" ({chosen})" if chosen else "")
 
     def seconds_per_step(self) -> float:
         last = self.last
@@ -90,7 +102,7 @@ def read_run(path: str | Path) -> Run:
                     break
                 if "step" in record:
                     evaluations.append(record)
-    return Run(path, config, evaluations)
+    return Run(path, config, evaluations, read_environment(path))
 
 
 def run_folder(runs: Path, data: str, solver: str, seed: int) -> Path:
@@ -124,12 +136,17 @@ def ensure_run(path: Path, config: dict[str, Any], launch: bool = True) -> Run |
 def group_key(run: Run) -> str:
     """The method of a run: its configuration without the seed and the bookkeeping keys. An option the run's
     config.json lacks (one added to gan train after the run) counts at its default, so an older run and a
-    newer one with the same settings are one method."""
+    newer one with the same settings are one method. The solver options are those the run's environment.json
+    says were in effect (defaults included) when it has one, so a run made before a solver default changed
+    stays apart from one made after."""
     try:
         config = TrainConfig.from_dict(dict(run.config)).to_dict()
     except (ConfigError, TypeError):  # a config of an older layout (moved options): compared as it is
         config = dict(run.config)
     method = {k: _canonical(v) for k, v in config.items() if k not in NOT_METHOD}
+    in_effect = run.environment[0].get("solver_options") if run.environment else None
+    if isinstance(in_effect, dict):
+        method["solver_options"] = {**_canonical(in_effect), **method.get("solver_options", {})}
     if isinstance(method.get("solver_options"), dict):  # an option given at the solver's default is left out
         method["solver_options"] = _without_defaults(method.get("solver"), method["solver_options"])
     return json.dumps(method, sort_keys=True, default=str)
