@@ -226,8 +226,11 @@ def _kept(report: Path) -> str:
     """Whether the report's runs (config.json, metrics.jsonl) are in the repository, so the table recomputes."""
     folders = [Path(r["folder"]) for r in _csv(report)]
     if all((DOCS.parent / f / "metrics.jsonl").is_file() for f in folders):
-        return ("Its runs' config.json and metrics.jsonl are in the repository: `gan compare --no-figures` with "
-                "`--run` on those folders recomputes the table.")
+        recorded = sum((DOCS.parent / f / "environment.json").is_file() for f in folders)
+        environment = ("" if not recorded else " and environment.json (solver options in effect, CPU kernels)"
+                       + ("" if recorded == len(folders) else f" for {recorded} of its {len(folders)} runs"))
+        return (f"Its runs' config.json and metrics.jsonl{environment} are in the repository: `gan compare "
+                "--no-figures` with `--run` on those folders recomputes the table.")
     return ("Its run folders are **not** in the repository (a `.gitignore` rule for `runs/` excluded "
             "docs/results/runs/ when the report was committed, whatever its note says): the table is the report "
             "as written and cannot be recomputed from files here.")

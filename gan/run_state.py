@@ -68,8 +68,8 @@ def environment(b: Built, step: int) -> dict[str, Any]:
 
 def record_environment(run: Path, b: Built, step: int) -> None:
     """Append :func:`environment` to ``run``'s environment.json (a run resumed elsewhere gets a second entry);
-    an entry from ``step`` or later (a resume that replaces them) is dropped first."""
-    kept = [e for e in read_environment(run) if int(e.get("step", 0)) < step]
+    an entry from ``step`` or later (a resume that replaces them), or without a step, is dropped first."""
+    kept = [e for e in read_environment(run) if isinstance(e.get("step"), int) and e["step"] < step]
     runs.write_text(run / ENVIRONMENT, json.dumps(kept + [environment(b, step)], indent=2, default=str) + "\n")
 
 

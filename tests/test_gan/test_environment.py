@@ -36,10 +36,11 @@ def test_a_run_records_the_solver_defaults_and_the_cpu_kernels_it_ran_with(tmp_p
 
 
 def test_each_resume_adds_an_entry_at_its_step_replacing_one_killed_there(tmp_path):
+    """A resume from step 4 replaces the entry a killed resume from step 4 left; an entry without a readable
+    step (a hand-edited file) is dropped, not a crash."""
     run = tmp_path / "r"
     T.train(solver="simgd", steps=4, eval_every=2, checkpoint_every=2, threads=1, out=str(run), **TINY)
-    # a resume from step 4 that was killed before its next checkpoint left an entry at step 4
-    entries = json.loads((run / ENVIRONMENT).read_text()) + [{"step": 4, "threads": 99}]
+    entries = json.loads((run / ENVIRONMENT).read_text()) + [{"step": 4, "threads": 99}, {"step": "x"}]
     (run / ENVIRONMENT).write_text(json.dumps(entries))
     T.train(resume=run, steps=6, threads=2)
     assert [(e["step"], e["threads"]) for e in read_environment(run)] == [(0, 1), (4, 2)]
