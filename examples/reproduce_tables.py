@@ -6,9 +6,10 @@ report.md, report.html, figures):
 
     python examples/reproduce_tables.py                                  # everything: many CPU hours
     python examples/reproduce_tables.py --data ring --solvers unrolled --seeds 0-4
-    python examples/reproduce_tables.py --data ring --solvers simgd --seeds 0 --steps 2000   # a quick look
+    python examples/reproduce_tables.py --data ring --solvers simgd --seeds 0 --steps 2000 --runs runs/quick   # a quick look
 
-Start it again after any interruption: finished runs are read, not retrained.
+Start it again after any interruption: finished runs are read, not retrained. A quick look keeps its own
+``--runs`` folder: gan compare refuses to read its shorter runs as the recipes' full ones.
 """
 
 from __future__ import annotations

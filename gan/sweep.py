@@ -10,7 +10,8 @@ same relative move (the result line keeps both, the absolute value under ``resol
 (solver, configuration, seed) is a run folder under ``--runs``; its final evaluation is appended as
 one JSON line to ``--out`` (the raw results, kept). An interrupted sweep run again with the same command
 skips what ``--out`` already holds, resumes a run folder that stopped midway and never counts
-a configuration twice. The best configuration of each solver is the one whose mean score over
+a configuration twice; a folder there made with other settings (folder names carry only the grid's
+overrides: another ``--set`` or ``--steps``) is refused before anything runs. The best configuration of each solver is the one whose mean score over
 the seeds is highest, the score being (modes, high-quality fraction, -KL) for mixtures and
 (classes or modes, -KL, -Frechet distance) for images, compared in that order.
 """
@@ -26,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .compare.runs import CompareError, ensure_run, flatten
+from .compare.runs import CompareError, check_same_method, ensure_run, flatten
 
 __all__ = ["SweepError", "parse_grid", "configurations", "resolve_relative", "score", "run_sweep",
            "best_configurations"]
@@ -146,6 +147,10 @@ def _read_results(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def _folder(runs: Path, data: str, solver: str, overrides: dict[str, Any], seed: int) -> Path:
+    return runs / f"{data}-{solver}-{config_id(overrides)}-seed{seed}"
+
+
 def run_sweep(data: str, solvers: list[str], grid: dict[str, list[Any]], seeds: list[int], steps: int,
               runs: Path, out: Path, fixed: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Run (or resume) the sweep and return every result line, one per (solver, configuration, seed)."""
@@ -158,13 +163,16 @@ def run_sweep(data: str, solvers: list[str], grid: dict[str, list[Any]], seeds: 
     # every relative value resolved before anything runs, so a bad one stops the sweep at the start
     plan = [(s, c, resolve_relative(base(s, seed), c), seed) for s in solvers for c in configurations(grid)
             for seed in seeds]
+    for solver, overrides, resolved, seed in plan:  # a folder left by another sweep (--set, --steps) stops it here
+        if (solver, config_id(overrides), seed) not in seen:
+            check_same_method(_folder(runs, data, solver, overrides, seed), _apply(base(solver, seed), resolved))
     out.parent.mkdir(parents=True, exist_ok=True)
     for k, (solver, overrides, resolved, seed) in enumerate(plan, 1):
         cid = config_id(overrides)
         if (solver, cid, seed) in seen:
             continue
         print(f"[{k}/{len(plan)}] {data} {solver} {overrides} seed {seed}", file=sys.stderr, flush=True)
-        run = ensure_run(runs / f"{data}-{solver}-{cid}-seed{seed}", _apply(base(solver, seed), resolved))
+        run = ensure_run(_folder(runs, data, solver, overrides, seed), _apply(base(solver, seed), resolved))
         line = {"data": data, "solver": solver, "config_id": cid, "overrides": overrides, "seed": seed,
                 **({"resolved": resolved} if resolved != overrides else {}),
                 "steps": steps, "evaluation": run.last, "seconds_per_step": run.seconds_per_step(),

@@ -6,7 +6,8 @@
 
 Missing runs are launched with each solver's recipe (``--set KEY=VALUE`` overrides any
 configuration key for all of them, e.g. ``--set steps=2000``); a run that stopped early is
-resumed; a finished one is read. ``--best`` launches each solver with the configuration a
+resumed; a finished one is read; a folder holding another configuration (say, left by another
+``--set``) is refused before anything runs. ``--best`` launches each solver with the configuration a
 ``gan sweep`` chose for it (its ``.best.json``: the sweep's fixed keys, steps and the solver's
 winning overrides), so a one-seed sweep is confirmed over more seeds at the same budget.
 Ctrl-C writes a partial report that says it is partial.
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .report import meta, write_report
-from .runs import CompareError, Run, ensure_run, read_run, run_folder, status
+from .runs import CompareError, Run, check_same_method, ensure_run, read_run, run_folder, status
 from .table import rows
 
 __all__ = ["add_parser", "run_compare", "parse_seeds"]
@@ -137,17 +138,18 @@ def run_compare(args: argparse.Namespace, argv: list[str]) -> int:
             if args.steps < 1:
                 raise CompareError(f"--steps must be an integer >= 1, got {args.steps}")
             overrides["steps"] = args.steps
-        plan = [(s, seed) for s in solvers for seed in seeds]
+        plan = [(s, seed, run_folder(Path(args.runs), args.data, s, seed),
+                 {"data": args.data, "solver": s, "seed": seed, "progress": False, **per_solver[s], **overrides})
+                for s in solvers for seed in seeds]
+        for _, _, folder, config in plan:  # every folder already there is checked before anything runs
+            check_same_method(folder, config)
         try:
-            for k, (solver, seed) in enumerate(plan, 1):
-                folder = run_folder(Path(args.runs), args.data, solver, seed)
+            for k, (solver, seed, folder, config) in enumerate(plan, 1):
                 what = status(folder)
                 action = what if what == "done" or not args.launch else {"missing": "launching",
                                                                          "partial": "resuming"}[what]
                 print(f"[{k}/{len(plan)}] {args.data} {solver} seed {seed}: {action} ({folder})", file=sys.stderr,
                       flush=True)
-                config = {"data": args.data, "solver": solver, "seed": seed, "progress": False,
-                          **per_solver[solver], **overrides}
                 run = ensure_run(folder, config, launch=args.launch)
                 if run is not None:
                     found.append(run)

@@ -19,7 +19,8 @@ from typing import Any
 from gan.config import ConfigError, TrainConfig
 from gan.run_state import read_environment
 
-__all__ = ["CompareError", "Run", "read_run", "run_folder", "status", "ensure_run", "group_key", "flatten"]
+__all__ = ["CompareError", "Run", "read_run", "run_folder", "status", "check_same_method", "ensure_run", "group_key",
+           "flatten"]
 
 #: configuration keys that do not change the method (a seed, where files go, how it is shown)
 NOT_METHOD = ("seed", "out", "progress", "threads", "device", "eval_every", "eval_samples",
@@ -116,13 +117,34 @@ def status(path: Path) -> str:
     return "done" if read_run(path).done else "partial"
 
 
+def check_same_method(path: Path, config: dict[str, Any]) -> None:
+    """Refuse (:class:`CompareError`, naming the folder and each key that differs) a run already at ``path``
+    that is another method than ``config`` resolved with its recipe would launch (:func:`group_key`: the
+    seed, threads and where files go aside), so a folder left by another ``--set`` or ``--steps`` is never
+    read or resumed as if it were the one asked for. Nothing to check when ``path`` holds no run."""
+    if status(path) == "missing":
+        return
+    try:
+        wanted = TrainConfig.from_dict(dict(config)).resolved().to_dict()
+    except (ConfigError, TypeError) as e:
+        raise CompareError(f"configuration for {path}: {e}") from None
+    have, want = json.loads(group_key(read_run(path))), json.loads(group_key(Run(path, wanted)))
+    differ = [f"{k}: the run has {have.get(k)!r}, asked {want.get(k)!r}"
+              for k in sorted(set(have) | set(want)) if have.get(k) != want.get(k)]
+    if differ:
+        raise CompareError(f"{path} holds a run of another configuration than the one asked for ({'; '.join(differ)}); "
+                           "give another --runs folder, or the settings it was made with")
+
+
 def ensure_run(path: Path, config: dict[str, Any], launch: bool = True) -> Run | None:
-    """The run at ``path``: read when done, resumed when partial, launched with ``config`` when missing.
+    """The run at ``path``: read when done, resumed when partial, launched with ``config`` when missing;
+    a run there of another configuration is refused (:func:`check_same_method`).
 
     With ``launch=False`` nothing is trained and a missing run is ``None``.
     """
     import gan
 
+    check_same_method(path, config)
     state = status(path)
     if state == "done" or not launch:
         return read_run(path) if state != "missing" else None

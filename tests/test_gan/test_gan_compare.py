@@ -225,3 +225,22 @@ def test_runs_count_each_steps_gradient_evaluations_and_backward_passes(tmp_path
         assert [r["cost"] for r in records] == [{"evaluations": evals, "backward": backward}] * 2, solver
         assert f"| {evals} | {backward} |" in [line for line in (out / "table.md").read_text().splitlines()
                                                 if line.startswith(f"| {solver} |")][0]
+
+
+def test_a_run_folder_of_another_configuration_is_refused_before_anything_runs(tmp_path, capsys):
+    """Folders are named data-solver-seed whatever --set says: asking for R1 1 where an R1-less run lies is refused,
+    naming the folder and the key, before the missing run of the other seed is launched."""
+    runs = tmp_path / "runs"
+    common = ["compare", "--data", "ring", "--solvers", "simgd", "--steps", "10", "--set", "eval_every=10",
+              "--set", "eval_samples=200", "--set", "checkpoint_every=10", "--runs", str(runs), "--no-figures"]
+    assert main(common + ["--seeds", "1", "--set", "r1=0", "--out", str(tmp_path / "a")]) == 0
+    stamp = (runs / "ring-simgd-seed1" / "metrics.jsonl").stat().st_mtime_ns
+    capsys.readouterr()
+    code = main(common + ["--seeds", "0-1", "--set", "r1=1", "--out", str(tmp_path / "b")])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2 and str(runs / "ring-simgd-seed1") in err and "r1: the run has 0, asked 1" in err
+    assert sorted(p.name for p in runs.iterdir()) == ["ring-simgd-seed1"]
+    assert (runs / "ring-simgd-seed1" / "metrics.jsonl").stat().st_mtime_ns == stamp
+    # the same settings again read the run as it is
+    assert main(common + ["--seeds", "1", "--set", "r1=0", "--out", str(tmp_path / "c")]) == 0
+    assert (runs / "ring-simgd-seed1" / "metrics.jsonl").stat().st_mtime_ns == stamp

@@ -138,3 +138,21 @@ def test_sweep_with_relative_values_trains_and_recommends_absolute_ones(tmp_path
     assert main(argv[:5] + ["--grid", "optimizer=x2"] + argv[5:]) != 0
     assert "--grid optimizer=x2: a relative value xF needs a numeric optimizer" in capsys.readouterr().err
     assert out.read_text() == before
+
+
+def test_a_run_folder_left_by_a_sweep_of_another_length_is_refused_before_anything_runs(tmp_path, capsys):
+    """Folder names carry only the grid's overrides, so a second sweep into the same --runs at other --steps finds
+    the first one's folders: refused, naming the folder and the key, with nothing trained or written."""
+    runs = tmp_path / "runs"
+    common = ["sweep", "--data", "ring", "--solvers", "simgd", "--set", "eval_every=8", "--set", "eval_samples=200",
+              "--set", "checkpoint_every=8", "--seeds", "0", "--runs", str(runs)]
+    assert main(common + ["--grid", "lr=1e-3", "--steps", "8", "--out", str(tmp_path / "a.jsonl")]) == 0
+    (folder,) = runs.iterdir()
+    stamp = (folder / "metrics.jsonl").stat().st_mtime_ns
+    capsys.readouterr()
+    # lr 1e-2 would be launched first; the lr 1e-3 folder of the 8-step sweep is found before it is
+    code = main(common + ["--grid", "lr=1e-2,1e-3", "--steps", "16", "--out", str(tmp_path / "b.jsonl")])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2 and str(folder) in err and "steps: the run has 8, asked 16" in err
+    assert [p.name for p in runs.iterdir()] == [folder.name] and (folder / "metrics.jsonl").stat().st_mtime_ns == stamp
+    assert not (tmp_path / "b.jsonl").exists()
