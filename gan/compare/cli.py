@@ -23,7 +23,7 @@ from typing import Any
 
 from .report import meta, write_report
 from .runs import CompareError, Run, check_same_method, ensure_run, read_run, run_folder, status
-from .table import rows
+from .table import Row, rows
 
 __all__ = ["add_parser", "run_compare", "parse_seeds"]
 
@@ -80,6 +80,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="configuration key for every launched run, e.g. --set lr_d=1e-4 (repeatable)")
     c.add_argument("--best", metavar="FILE",
                    help="a gan sweep's .best.json: each solver launched with its winning configuration (sets --data)")
+    c.add_argument("--write-recipes", action="store_true",
+                   help="with --best, once every run is done: write each solver's winning configuration into "
+                   "gan/recipes.json, its source naming the sweep and this rerun's mean +- std over the seeds")
     c.add_argument("--runs", default="runs", help="folder of the run folders (RUNS/DATA-SOLVER-seedSEED)")
     c.add_argument("--run", dest="run_folders", action="extend", nargs="+", default=[], metavar="FOLDER",
                    help="compare these existing run folders only (one or more, e.g. a shell glob; repeatable; "
@@ -115,7 +118,27 @@ def sweep_winners(path: str, solvers: list[str]) -> tuple[str, dict[str, dict[st
     return data, {s: {**fixed, **winners[s]["overrides"]} for s in solvers}
 
 
+def confirmed_sources(best_file: str, table: list[Row]) -> dict[str, str]:
+    """``{solver: source}`` for the recipes a ``--best`` rerun writes: the sweep's source line, then the seeds
+    of the rerun and, for the generator the sweep scored best, the mean +- std of its score's metrics."""
+    from gan.sweep import sweep_source
+    best = json.loads(Path(best_file).read_text())
+    results = best.get("results") or Path(best_file).name.removesuffix(".best.json") + ".jsonl"
+    swept = sweep_source(best["data"], best["grid"], best["seeds"], best["steps"], results)
+    out = {}
+    for row in table:
+        who = best["best"][row.runs[0].solver]["generator"]
+        metrics = [m for m in ("modes", "high_quality", "classes", "kl", "frechet") if row.values(f"{who}.{m}")]
+        shown = ", ".join("{} {:.4g} +- {:.2g}".format(m.replace("_", " "), *row.stat(f"{who}.{m}")) for m in metrics)
+        out[row.runs[0].solver] = (f"{swept}, rerun over seeds {row.seeds} by gan compare --best "
+                                   f"({who}: {shown})")
+    return out
+
+
 def run_compare(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.write_recipes and (not args.best or args.run_folders):
+        raise CompareError("--write-recipes writes the winners of a sweep rerun here: give the sweep's .best.json "
+                           "with --best, and no --run")
     out = _check_out(args.out)
     info = meta(argv)
     if args.note:
@@ -163,4 +186,12 @@ def run_compare(args: argparse.Namespace, argv: list[str]) -> int:
     paths = write_report(out, table, info, partial=partial, draw=args.figures)
     print(paths["table.md"].read_text(), end="")
     print(f"report: {paths['report.html']}" + (f" (PARTIAL: {partial})" if partial else ""))
+    if args.write_recipes:
+        if partial:
+            raise CompareError(f"--write-recipes: nothing written, the comparison is partial ({partial})")
+        from gan.recipes import update_recipes
+        winners = json.loads(Path(args.best).read_text())["best"]
+        for solver, source in confirmed_sources(args.best, table).items():
+            path = update_recipes(args.data, {solver: winners[solver]["overrides"]}, source)
+        print(f"recipes updated: {path}")
     return 130 if partial and partial.startswith("interrupted") else 0

@@ -156,3 +156,34 @@ def test_a_run_folder_left_by_a_sweep_of_another_length_is_refused_before_anythi
     assert code == 2 and str(folder) in err and "steps: the run has 8, asked 16" in err
     assert [p.name for p in runs.iterdir()] == [folder.name] and (folder / "metrics.jsonl").stat().st_mtime_ns == stamp
     assert not (tmp_path / "b.jsonl").exists()
+
+
+def test_a_winner_rerun_over_seeds_is_written_as_a_recipe_whose_source_gives_the_rerun(tmp_path, monkeypatch, capsys):
+    """gan compare --best F.best.json --seeds 0-1 --write-recipes: the winner's configuration becomes the recipe, and
+    its source line names the sweep and the rerun's seeds and mean +- std (recomputed here from the run folders)."""
+    import shutil
+    import statistics
+
+    from gan import recipes
+    path = tmp_path / "recipes.json"
+    shutil.copy(recipes.RECIPES, path)
+    monkeypatch.setattr(recipes, "RECIPES", path)
+    fixed = ["--set", "eval_every=8", "--set", "eval_samples=200", "--set", "checkpoint_every=8"]
+    assert main(["sweep", "--data", "ring", "--solvers", "simgd", "--grid", "lr=1e-3,2e-3", "--seeds", "0",
+                 "--steps", "8", *fixed, "--runs", str(tmp_path / "sweep"), "--out", str(tmp_path / "s.jsonl")]) == 0
+    best = json.loads((tmp_path / "s.best.json").read_text())["best"]["simgd"]
+    assert main(["compare", "--write-recipes", "--out", str(tmp_path / "r")]) == 2
+    assert "give the sweep's .best.json with --best" in capsys.readouterr().err
+    runs = tmp_path / "runs"
+    assert main(["compare", "--best", str(tmp_path / "s.best.json"), "--solvers", "simgd", "--seeds", "0-1",
+                 "--runs", str(runs), "--out", str(tmp_path / "r"), "--no-figures", "--write-recipes"]) == 0
+    entry = json.loads(path.read_text())["ring"]["simgd"]
+    assert entry["lr"] == best["overrides"]["lr"]
+    who = best["generator"]
+    modes = [json.loads((runs / f"ring-simgd-seed{s}" / "metrics.jsonl").read_text().splitlines()[-1])[who]["modes"]
+             for s in (0, 1)]
+    assert entry["source"].startswith("gan sweep on ring: best of 2 configurations {\"lr\": [0.001, 0.002]} over "
+                                      "seeds [0] at 8 steps (raw results: s.jsonl), rerun over seeds [0, 1] by gan "
+                                      f"compare --best ({who}: modes {statistics.fmean(modes):.4g} +- "
+                                      f"{statistics.stdev(modes):.2g}, high quality ")
+    assert recipes.recipe("ring", "simgd")["lr"] == best["overrides"]["lr"]  # the file gan train reads
