@@ -63,7 +63,7 @@ def environment(b: Built, step: int) -> dict[str, Any]:
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "kernel_variables": {k: os.environ[k] for k in KERNEL_VARIABLES if k in os.environ},
             "threads": torch.get_num_threads(), "device": str(b.device), "ranks": parallel.world(),
-            "machine": f"{platform.platform()}, {platform.machine()}, {os.cpu_count()} cores"}
+            "machine": f"{platform.platform()}, {os.cpu_count()} cores"}
 
 
 def record_environment(run: Path, b: Built, step: int) -> None:

@@ -11,8 +11,8 @@ same relative move (the result line keeps both, the absolute value under ``resol
 one JSON line to ``--out`` (the raw results, kept). An interrupted sweep run again with the same command
 skips what ``--out`` already holds, resumes a run folder that stopped midway and never counts
 a configuration twice; a folder there made with other settings (folder names carry only the grid's
-overrides: another ``--set`` or ``--steps``) is refused before anything runs. The best configuration of each solver is the one whose mean score over
-the seeds is highest, the score being (modes, high-quality fraction, -KL) for mixtures and
+overrides: another ``--set`` or ``--steps``) is refused before anything runs. The best configuration
+of each solver is the one whose mean score over the seeds is highest, the score being (modes, high-quality fraction, -KL) for mixtures and
 (classes or modes, -KL, -Frechet distance) for images, compared in that order.
 """
 
@@ -30,7 +30,7 @@ from typing import Any
 from .compare.runs import CompareError, check_same_method, ensure_run, flatten
 
 __all__ = ["SweepError", "parse_grid", "configurations", "resolve_relative", "score", "run_sweep",
-           "best_configurations"]
+           "best_configurations", "sweep_source"]
 
 
 class SweepError(CompareError):
