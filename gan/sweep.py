@@ -12,8 +12,9 @@ one JSON line to ``--out`` (the raw results, kept). An interrupted sweep run aga
 skips what ``--out`` already holds, resumes a run folder that stopped midway and never counts
 a configuration twice; a folder there made with other settings (folder names carry only the grid's
 overrides: another ``--set`` or ``--steps``) is refused before anything runs. The best configuration
-of each solver is the one whose mean score over the seeds is highest, the score being (modes, high-quality fraction, -KL) for mixtures and
-(classes or modes, -KL, -Frechet distance) for images, compared in that order.
+of each solver is the one whose mean score over the seeds is highest, the score being (modes,
+high-quality fraction, -KL) for mixtures and (classes or modes, -KL, -Frechet distance) for images,
+compared in that order.
 """
 
 from __future__ import annotations
