@@ -136,7 +136,6 @@ def _best_of_rows() -> list[str]:
     return rows
 
 
-#: (data set, report of the baseline runs, their methods, the data set's solver report, metrics shown, words):
 #: plain Adam, simultaneous and alternating, as users run it today, beside the best solver of the same data set
 #: with its recipe (RECIPE_REPORTS): (data set, report of the baseline runs, their methods, metrics shown, words)
 BASELINES = [

@@ -193,5 +193,5 @@ def run_compare(args: argparse.Namespace, argv: list[str]) -> int:
         winners = json.loads(Path(args.best).read_text())["best"]
         for solver, source in confirmed_sources(args.best, table).items():
             path = update_recipes(args.data, {solver: winners[solver]["overrides"]}, source)
-        print(f"recipes updated: {path}")
+            print(f"recipe of {args.data} {solver} updated: {path}")
     return 130 if partial and partial.startswith("interrupted") else 0
