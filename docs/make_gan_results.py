@@ -68,7 +68,7 @@ def _target_rows() -> list[str]:
 #: per data set, the reports that hold each solver's recipe rows: the first report holding a solver counts
 #: (a solver whose recipe moved, e.g. to R1 1, has its older rows in a later report)
 RECIPE_REPORTS = {"ring": ("ring-lr", "ring-r1", "ring", "ring-unrolled"),
-                  "grid": ("grid-r1", "grid-solvers", "grid-cgd", "grid"),
+                  "grid": ("grid-r1", "grid-solvers", "grid-cgd", "grid-acgd", "grid"),
                   "digits": ("digits",)}
 #: per-solver targets (hamiltonian is exempt): (reports, metric, comparison, value, the issue's words)
 PER_SOLVER = [
