@@ -9,7 +9,7 @@ uninterrupted one would have.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -66,8 +66,10 @@ class Built:
     ema: EMA | None
     uniform: UniformAverage | None
     step_args: tuple = ()
-    #: gradient evaluations and backward passes of the last counted step (the one before each evaluation)
+    #: mean gradient evaluations and backward passes per step since the previous evaluation, and the steps counted
     step_cost: dict | None = None
+    #: the running count since the previous evaluation (checkpointed, so a resumed run counts what a whole one does)
+    pending_cost: dict = field(default_factory=lambda: {"evals": 0, "backward": 0, "steps": 0})
 
     def generators(self) -> dict[str, torch.nn.Module]:
         """The generators to evaluate: the live one, and the averages when enabled."""

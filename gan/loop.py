@@ -7,9 +7,10 @@ of :mod:`gan.callbacks` (averaging, the user's, diagnostics, evaluation, :mod:`g
 ``tensorboard``, progress, checkpoints).
 Learning rates follow a step decay (:func:`set_learning_rates`). A NaN/Inf step is handled by
 the solver's policy (``on_nonfinite``): raise (:class:`TrainingError`), skip, or roll back.
-The step before each evaluation is counted (:func:`equilib.compare.run.counting`: calls of the
-game's ``evaluate`` and of ``torch.autograd.grad``), so metrics.jsonl says what a step of this
-solver costs in gradient evaluations and backward passes (``Built.step_cost``).
+Every step is counted (:func:`equilib.compare.run.counting`: calls of the game's ``evaluate`` and
+of ``torch.autograd.grad``), so each evaluation's line in metrics.jsonl says what a step of this
+solver cost, in gradient evaluations and backward passes, on average over the steps since the
+previous line (``Built.step_cost``: the means and how many steps they cover).
 """
 
 from __future__ import annotations
@@ -123,17 +124,17 @@ def loop(b: Built, run: Path, start: int, seconds: float, history: list[dict[str
         while step < cfg.steps:
             set_learning_rates(b, step)
             b.step_args = b.draw()
-            # the step before an evaluation is counted (its cost goes on the evaluation's line)
-            cost = {"evals": 0, "backward": 0} if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps \
-                else None
             try:
-                with _autocast(cfg, b.device), (counting(b.game, cost) if cost else contextlib.nullcontext()):
+                with _autocast(cfg, b.device), counting(b.game, b.pending_cost):
                     losses = b.solver.step(*b.step_args)
             except eq.NonFiniteError as e:
                 raise TrainingError(e, *(session.last_checkpoint or (None, None))) from e
-            if cost:
-                b.step_cost = {"evaluations": cost["evals"], "backward": cost["backward"]}
-            step += 1
+            step, cost = step + 1, b.pending_cost
+            cost["steps"] += 1
+            if step % cfg.eval_every == 0 or step == cfg.steps:  # the evaluation's line takes the means
+                b.step_cost = {"evaluations": cost["evals"] / cost["steps"],
+                               "backward": cost["backward"] / cost["steps"], "steps": cost["steps"]}
+                b.pending_cost = {"evals": 0, "backward": 0, "steps": 0}
             for fn in chain:
                 fn(b, step, losses)
     finally:

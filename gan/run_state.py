@@ -91,7 +91,7 @@ def state(b: Built, step: int, seconds: float) -> dict[str, Any]:
         "ema": b.ema.state_dict() if b.ema is not None else None,
         "uniform": b.uniform.state_dict() if b.uniform is not None else None,
         "data_rng": b.data_generator.get_state(), "noise_rng": b.noise_generator.get_state(),
-        "torch_rng": torch.get_rng_state(),
+        "torch_rng": torch.get_rng_state(), "cost": dict(b.pending_cost),
     }
 
 
@@ -122,6 +122,8 @@ def load_state(b: Built, saved: Mapping[str, Any], path: Path) -> tuple[int, flo
     b.data_generator.set_state(saved["data_rng"])
     b.noise_generator.set_state(saved["noise_rng"])
     torch.set_rng_state(saved["torch_rng"])
+    if "cost" in saved:  # checkpoints older than the whole-run count start counting at the resume
+        b.pending_cost = dict(saved["cost"])
     return int(saved["step"]), float(saved["seconds"])
 
 

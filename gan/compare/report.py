@@ -63,7 +63,8 @@ def write_report(out: Path, table: list[Row], info: dict[str, str], partial: str
           "Mean ± standard deviation over seeds of the last evaluation of each run; `ema.` columns score the "
           "generator's moving average, `G.` the live generator; `s/step` is wall time per training step; "
           "`evals/step` and `backward/step` (when the runs counted them) are gradient evaluations and backward "
-          "passes per step, counted on the step before each evaluation.\n",
+          "passes per step: a run's mean over every step (in older runs, whose counts lack `steps`, the mean of "
+          "the steps before each evaluation).\n",
           text, "\n## Runs\n", _runs_note(table), ""]
     md += [f"\n## {caption}\n\n![{caption}]({p.name})\n" for caption, p in figs]
     paths["report.md"] = out / "report.md"

@@ -75,10 +75,14 @@ class Run:
         return float(last["seconds"]) / int(last["step"]) if last.get("step") else math.nan
 
     def cost(self, kind: str) -> float:
-        """Mean ``cost.KIND`` (``evaluations`` or ``backward``) over the run's counted steps (``gan train``
-        counts the step before each evaluation); NaN for a run written before the count existed."""
-        v = [float(e["cost"][kind]) for e in self.evaluations if kind in e.get("cost", {})]
-        return sum(v) / len(v) if v else math.nan
+        """Mean ``cost.KIND`` (``evaluations`` or ``backward``) per step over the run's counted steps:
+        each evaluation line holds the mean over the ``cost.steps`` steps since the line before
+        (``gan train`` counts every step; a run written before that counted only the step before
+        each evaluation, a line without ``steps``, weighed as one); NaN for a run without counts."""
+        v = [(float(e["cost"][kind]), int(e["cost"].get("steps", 1))) for e in self.evaluations
+             if kind in e.get("cost", {})]
+        n = sum(steps for _, steps in v)
+        return sum(x * steps for x, steps in v) / n if n else math.nan
 
 
 def read_run(path: str | Path) -> Run:

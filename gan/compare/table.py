@@ -4,8 +4,9 @@ Mean and sample standard deviation (n - 1) over the seeds of a method; with one 
 deviation is left empty. Each metric names the generator it scores (``G`` the live
 generator, ``ema`` its exponential moving average, ``uniform`` the uniform average). Beside the
 wall time per step, ``evals/step`` and ``backward/step`` are the gradient evaluations and backward
-passes of a step, counted by ``gan train`` on the step before each evaluation (mean over those steps,
-then over the seeds; empty for runs written before the count existed).
+passes of a step, counted by ``gan train`` on every step (mean over a run's steps, then over the
+seeds; runs written before every step was counted give the mean of the steps before each
+evaluation, and runs written before any count leave the cells empty).
 """
 
 from __future__ import annotations

@@ -222,9 +222,42 @@ def test_runs_count_each_steps_gradient_evaluations_and_backward_passes(tmp_path
     for solver, (evals, backward) in expected.items():
         metrics = (runs / f"ring-{solver}-seed0" / "metrics.jsonl").read_text()
         records = [json.loads(line) for line in metrics.splitlines() if line.strip()]
-        assert [r["cost"] for r in records] == [{"evaluations": evals, "backward": backward}] * 2, solver
+        assert [r["cost"] for r in records] == [{"evaluations": evals, "backward": backward, "steps": 3}] * 2, solver
         assert f"| {evals} | {backward} |" in [line for line in (out / "table.md").read_text().splitlines()
                                                 if line.startswith(f"| {solver} |")][0]
+
+
+def test_each_evaluation_line_counts_every_step_since_the_line_before(tmp_path):
+    """cgd's Krylov solve takes a different number of backward passes on each step (8 then 12 on the ring's
+    seed 0): evaluated after every step, the lines hold each step's count; evaluated after two, the one line
+    holds their mean over both steps, not the second step's count; the table's backward/step is that mean."""
+    def lines(every):
+        runs = tmp_path / f"every{every}"
+        assert main(["compare", "--data", "ring", "--solvers", "cgd", "--seeds", "0", "--steps", "2",
+                     "--set", f"eval_every={every}", "--set", "eval_samples=100", "--set", "checkpoint_every=2",
+                     "--runs", str(runs), "--no-figures", "--out", str(tmp_path / f"r{every}")]) == 0
+        text = (runs / "ring-cgd-seed0" / "metrics.jsonl").read_text()
+        return [json.loads(line)["cost"] for line in text.splitlines() if line.strip()]
+    first, second = lines(1)
+    assert first["steps"] == second["steps"] == 1 and first["backward"] != second["backward"]
+    (both,) = lines(2)
+    assert both == {"evaluations": 1.0, "backward": (first["backward"] + second["backward"]) / 2, "steps": 2}
+    assert read_run(tmp_path / "every1" / "ring-cgd-seed0").cost("backward") == both["backward"]
+
+
+def test_run_cost_weighs_each_line_by_the_steps_it_covers(tmp_path):
+    """(10 x 3 + 4 x 1) / 4 = 8.5; a line of an older run, without steps, counts as one step; a run
+    without counts gives NaN."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"data": "ring", "solver": "cgd", "steps": 5}))
+    records = [{"step": 3, "cost": {"evaluations": 1, "backward": 10, "steps": 3}},
+               {"step": 4, "cost": {"evaluations": 2, "backward": 4}}, {"step": 5}]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    run = read_run(folder)
+    assert run.cost("backward") == 8.5 and run.cost("evaluations") == 1.25
+    (folder / "metrics.jsonl").write_text(json.dumps({"step": 5}) + "\n")
+    assert math.isnan(read_run(folder).cost("backward"))
 
 
 def test_a_run_folder_of_another_configuration_is_refused_before_anything_runs(tmp_path, capsys):
