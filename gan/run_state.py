@@ -54,16 +54,35 @@ def versions() -> dict[str, str]:
     return {"equilib": eq.__version__, "torch": torch.__version__.split("+")[0]}
 
 
+def cpu_model() -> str:
+    """The CPU as /proc/cpuinfo names it on Linux (vendor, model name, family, model, stepping: two machines of
+    one kind with different CPUs can differ in a run's last digits, whatever kernels are forced), else
+    ``platform.processor()``."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    first: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip() and first:
+            break  # the first processor's block
+        key, _, value = line.partition(":")
+        first.setdefault(key.strip(), value.strip())
+    ids = ", ".join(f"{k} {first[k]}" for k in ("cpu family", "model", "stepping") if k in first)
+    name = " ".join(first[k] for k in ("vendor_id", "model name") if first.get(k))
+    return (f"{name} ({ids})" if ids else name) or platform.processor() or "unknown"
+
+
 def environment(b: Built, step: int) -> dict[str, Any]:
     """What runs ``b`` from ``step`` on: the solver's options in effect (its defaults with the config's
     ``solver_options`` over them), versions, the CPU kernels torch dispatches to and the variables
-    that choose them, threads, device and number of ranks."""
+    that choose them, threads, device, number of ranks and the CPU (:func:`cpu_model`)."""
     return {"step": step, "solver_options": {**solver_options(b.config.solver), **b.config.solver_options},
             "versions": {**versions(), "python": platform.python_version()},
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "kernel_variables": {k: os.environ[k] for k in KERNEL_VARIABLES if k in os.environ},
             "threads": torch.get_num_threads(), "device": str(b.device), "ranks": parallel.world(),
-            "machine": f"{platform.platform()}, {os.cpu_count()} cores"}
+            "machine": f"{platform.platform()}, {os.cpu_count()} cores", "cpu": cpu_model()}
 
 
 def record_environment(run: Path, b: Built, step: int) -> None:

@@ -62,13 +62,15 @@ class Run:
 
     @property
     def kernels(self) -> str | None:
-        """The CPU kernels the run started on (``"AVX512"``, ``"DEFAULT (ATEN_CPU_CAPABILITY=default)"``);
+        """The CPU kernels the run started on (``"AVX512"``, ``"DEFAULT (ATEN_CPU_CAPABILITY=default)"``),
+        followed by ``on CPU`` where environment.json names the CPU;
         None for a run written before environment.json existed."""
         if not self.environment:
             return None
         first = self.environment[0]
         chosen = ", ".join(f"{k}={v}" for k, v in sorted(first.get("kernel_variables", {}).items()))
-        return str(first.get("cpu_capability")) + (f" ({chosen})" if chosen else "")
+        cpu = f" on {first['cpu']}" if first.get("cpu") else ""
+        return str(first.get("cpu_capability")) + (f" ({chosen})" if chosen else "") + cpu
 
     def seconds_per_step(self) -> float:
         last = self.last

@@ -5,26 +5,28 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 
 from gan import training as T
 from gan.cli import main
 from gan.compare import read_run, rows
-from gan.run_state import ENVIRONMENT, read_environment
+from gan.run_state import ENVIRONMENT, KERNEL_VARIABLES, read_environment
 
 TINY = dict(data="ring", width=8, depth=1, latent_dim=4, batch_size=32, eval_samples=100, progress=False,
             optimizer="rmsprop")
 
 
 def test_a_run_records_the_solver_defaults_and_the_cpu_kernels_it_ran_with(tmp_path):
-    """Run in a child process with the kernels of a CPU without AVX forced: the record names them, and holds
-    cgd's defaults (the CGDs package's tolerances) beside the option given."""
+    """Run in a child process with the kernels of a CPU without AVX forced: the record names them and the CPU,
+    and holds cgd's defaults (the CGDs package's tolerances) beside the option given."""
     run = tmp_path / "r"
     code = ("import gan; gan.train(data='ring', solver='cgd', solver_options={'tol': 1e-7}, steps=2, threads=1, "
             f"eval_every=2, checkpoint_every=2, width=8, depth=1, latent_dim=4, batch_size=32, eval_samples=100, "
             f"progress=False, out={str(run)!r})")
-    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "MPLBACKEND": "Agg"}
+    env = {**{k: v for k, v in os.environ.items() if k not in KERNEL_VARIABLES}, "ATEN_CPU_CAPABILITY": "default",
+           "MPLBACKEND": "Agg"}  # none of the caller's kernel variables (OMP_NUM_THREADS, ...) leak in
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, timeout=300)
     (entry,) = json.loads((run / ENVIRONMENT).read_text())
     assert entry["step"] == 0 and entry["threads"] == 1 and entry["ranks"] == 1 and entry["device"] == "cpu"
@@ -32,7 +34,14 @@ def test_a_run_records_the_solver_defaults_and_the_cpu_kernels_it_ran_with(tmp_p
     assert entry["cpu_capability"] == "DEFAULT"
     assert entry["kernel_variables"] == {"ATEN_CPU_CAPABILITY": "default"}
     assert entry["versions"]["torch"] == torch.__version__.split("+")[0]
-    assert read_run(run).kernels == "DEFAULT (ATEN_CPU_CAPABILITY=default)"
+    assert read_run(run).kernels == f"DEFAULT (ATEN_CPU_CAPABILITY=default) on {entry['cpu']}"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():  # the CPU the child ran on, as Linux names it: the first "model name" line
+        name = next(line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                    if line.startswith("model name"))
+        assert name in entry["cpu"]
+    else:
+        assert entry["cpu"]
 
 
 def test_each_resume_adds_an_entry_at_its_step_replacing_one_killed_there(tmp_path):
