@@ -35,9 +35,9 @@ from gan.checkpoint import CheckpointError, load_checkpoint
 from gan.config import RESUMABLE_CHANGES, ConfigError, TrainConfig
 from gan.runs import RunError
 
-__all__ = ["CHECKPOINT", "CONFIG", "METRICS", "ENVIRONMENT", "FORMAT", "KERNEL_VARIABLES", "environment",
-           "record_environment", "read_environment", "state", "load_state", "read_config", "newest_checkpoint",
-           "load_run", "describe", "default_out"]
+__all__ = ["CHECKPOINT", "CONFIG", "METRICS", "ENVIRONMENT", "FORMAT", "KERNEL_VARIABLES", "cpu_model",
+           "environment", "record_environment", "read_environment", "state", "load_state", "read_config",
+           "newest_checkpoint", "load_run", "describe", "default_out"]
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"

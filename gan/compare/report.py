@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from equilib.compare.html import embedded_png
+from gan.run_state import cpu_model
 
 from . import figures
 from .table import Row, markdown, settings_apart, write_csv
@@ -28,7 +29,7 @@ __all__ = ["meta", "write_report"]
 def meta(argv: list[str]) -> dict[str, str]:
     return {"command": "gan compare " + " ".join(argv),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": f"{platform.platform()}, {os.cpu_count()} cores",
+            "machine": f"{platform.platform()}, {os.cpu_count()} cores, {cpu_model()}",
             "python": sys.version.split()[0], "torch": torch.__version__}
 
 
