@@ -4,7 +4,7 @@ Run folder::
 
     RUN/config.json        the resolved TrainConfig
     RUN/environment.json   what ran it, one entry per start or resume: the step, the solver options in
-                           effect (defaults included), versions, CPU kernels, threads, device, ranks
+                           effect (defaults included), versions, CPU kernels, threads, device, ranks, CPU
     RUN/metrics.jsonl      one JSON line per evaluation (step, seconds, losses, non-finite steps, metrics)
     RUN/checkpoint.pt      the latest checkpoint (+ checkpoint.pt.prev, .prev2...: keep_checkpoints in all)
     RUN/plots/*.png        samples (mixtures: scatter + KDE; images: grid + interpolation strip)
@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 import equilib as eq
+from equilib.compare.machine import cpu_model
 from equilib.solvers import solver_options
 from gan import parallel, runs
 from gan.building import Built, build
@@ -35,9 +36,9 @@ from gan.checkpoint import CheckpointError, load_checkpoint
 from gan.config import RESUMABLE_CHANGES, ConfigError, TrainConfig
 from gan.runs import RunError
 
-__all__ = ["CHECKPOINT", "CONFIG", "METRICS", "ENVIRONMENT", "FORMAT", "KERNEL_VARIABLES", "cpu_model",
-           "environment", "record_environment", "read_environment", "state", "load_state", "read_config",
-           "newest_checkpoint", "load_run", "describe", "default_out"]
+__all__ = ["CHECKPOINT", "CONFIG", "METRICS", "ENVIRONMENT", "FORMAT", "KERNEL_VARIABLES", "environment",
+           "record_environment", "read_environment", "state", "load_state", "read_config", "newest_checkpoint",
+           "load_run", "describe", "default_out"]
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"
@@ -52,25 +53,6 @@ _FORMATS = {1: "the game drew its own latent noise", 2: "the trainer draws z fro
 
 def versions() -> dict[str, str]:
     return {"equilib": eq.__version__, "torch": torch.__version__.split("+")[0]}
-
-
-def cpu_model() -> str:
-    """The CPU as /proc/cpuinfo names it on Linux (vendor, model name, family, model, stepping: two machines of
-    one kind with different CPUs can differ in a run's last digits, whatever kernels are forced), else
-    ``platform.processor()``."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown"
-    first: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line.strip() and first:
-            break  # the first processor's block
-        key, _, value = line.partition(":")
-        first.setdefault(key.strip(), value.strip())
-    ids = ", ".join(f"{k} {first[k]}" for k in ("cpu family", "model", "stepping") if k in first)
-    name = " ".join(first[k] for k in ("vendor_id", "model name") if first.get(k))
-    return (f"{name} ({ids})" if ids else name) or platform.processor() or "unknown"
 
 
 def environment(b: Built, step: int) -> dict[str, Any]:

@@ -14,6 +14,8 @@ import math
 import re
 import sys
 import textwrap
+from html import escape as html_escape
+from pathlib import Path
 
 import pytest
 
@@ -123,6 +125,11 @@ def test_report_files_and_self_contained_html(tmp_path, capsys):
     assert not re.search(r'src="(?!data:)', html)  # nothing outside the page
     for needle in ("seed", "torch", eq.__name__, "machine", "date", "<table>", "extragradient", "PARTIAL") :
         assert (needle in html) == (needle != "PARTIAL"), needle
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():  # the machine line names the CPU as Linux does: its first "model name" line
+        name = next(line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                    if line.startswith("model name"))
+        assert html_escape(name) in html
     rows = read_csv(tmp_path / "table.csv")
     assert [(r["game"], r["solver"]) for r in rows] == [("xy", "simgd"), ("xy", "extragradient"),
                                                         ("cyclic", "simgd"), ("cyclic", "extragradient")]

@@ -20,6 +20,7 @@ import torch
 
 import equilib as eq
 from equilib.compare.games import BUILTIN, DEFAULT_GAMES, CompareError, resolve
+from equilib.compare.machine import cpu_model
 from equilib.compare.report import SCAN_MAX_PARAMETERS, Plan, compare, write_report
 from equilib.compare.scan import parse_scan
 from equilib.compare.table import legend, to_text
@@ -125,8 +126,8 @@ def _meta(argv: list[str], plan: Plan) -> dict:
         "settings": f"{setting}, {plan.steps} steps per run, {plan.scan_steps} per scan run, bound {plan.bound:g}",
         "seed": plan.seed,
         "torch": torch.__version__,
-        "machine": f"{platform.platform()}, {platform.machine()}, python {platform.python_version()}, "
-                   f"{torch.get_num_threads()} torch threads",
+        "machine": f"{platform.platform()}, {platform.machine()}, {cpu_model()}, "
+                   f"python {platform.python_version()}, {torch.get_num_threads()} torch threads",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
     }
 

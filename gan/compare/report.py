@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from equilib.compare.html import embedded_png
-from gan.run_state import cpu_model
+from equilib.compare.machine import cpu_model
 
 from . import figures
 from .table import Row, markdown, settings_apart, write_csv
