@@ -5,7 +5,7 @@ import json
 import pytest
 
 from gan.cli import main
-from gan.sweep import SweepError, best_configurations, configurations, parse_grid, score
+from gan.sweep import SweepError, best_configurations, configurations, parse_grid, score, summary
 
 
 def test_grid_is_the_product_of_its_values():
@@ -44,6 +44,22 @@ def test_best_configuration_is_the_best_mean_over_seeds():
     best = best_configurations(lines)["simgd"]
     assert best["overrides"] == {"lr": 2} and best["seeds"] == [0, 1] and best["generator"] == "G"
     assert best["mean_score"][0] == pytest.approx(7.25)
+
+
+def test_summary_shows_the_image_metrics_of_an_image_sweep():
+    def line(cid, lr, classes, kl, frechet):
+        return {"solver": "simgd", "config_id": cid, "overrides": {"lr": lr}, "seed": 0, "seconds_per_step": 0.03,
+                "evaluation": {"step": 2000, "G": {"classes": classes, "kl": kl, "frechet": frechet},
+                               "ema": {"classes": 9, "kl": 0.5, "frechet": 300.0}}}
+    lines = [line("a", 1e-4, 10, 0.05, 120.0), line("b", 2e-4, 10, 0.02, 99.5)]
+    table = summary(lines, best_configurations(lines), "info").splitlines()
+    assert "| solver | configuration | seed | generator | classes | KL | Frechet | s/step |" in table
+    # the best generator's own figures, and the lower KL wins at equal classes
+    assert '| **simgd** | **{"lr": 0.0002}** | 0 | G | 10 | 0.02 | 99.5 | 0.0300 |' in table
+    assert '| simgd | {"lr": 0.0001} | 0 | G | 10 | 0.05 | 120 | 0.0300 |' in table
+    ring = [{**line("a", 1e-4, 0, 0, 0), "evaluation": {"step": 1, "G": {"modes": 8, "high_quality": 0.9, "kl": 0.01}}}]
+    assert "| solver | configuration | seed | generator | modes | high quality | KL | s/step |" in summary(
+        ring, best_configurations(ring), "info")
 
 
 def test_sweep_gives_every_solver_the_same_budget_and_resumes_without_double_counting(tmp_path, capsys):
