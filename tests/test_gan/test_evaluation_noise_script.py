@@ -62,6 +62,9 @@ def test_page_prints_the_measurements(measured):
     g = res["rows"][0]["generators"]["ema"]
     row = f"| ring-simgd | ema | {100 * g['own']:.2f} | {100 * g['batch_mean']:.2f} | {100 * g['batch_std']:.2f} | "
     assert row in page
+    # one seed: its own figure is the mean, and it has no spread over seeds
+    summary = f"| simgd | ema | 0 | {100 * g['own']:.2f} | - | {100 * g['batch_mean']:.2f} | - | {100 * g['batch_std']:.2f} | "
+    assert summary in page
 
 
 def test_a_folder_that_is_not_a_run_is_refused_by_name(tmp_path):
