@@ -5,7 +5,7 @@ import json
 import pytest
 
 from gan.cli import main
-from gan.sweep import SweepError, best_configurations, configurations, parse_grid, score, summary
+from gan.sweep import SweepError, best_configurations, configurations, parse_grid, score, score_heading, summary
 
 
 def test_grid_is_the_product_of_its_values():
@@ -60,6 +60,7 @@ def test_summary_shows_the_image_metrics_of_an_image_sweep():
     ring = [{**line("a", 1e-4, 0, 0, 0), "evaluation": {"step": 1, "G": {"modes": 8, "high_quality": 0.9, "kl": 0.01}}}]
     assert "| solver | configuration | seed | generator | modes | high quality | KL | s/step |" in summary(
         ring, best_configurations(ring), "info")
+    assert score_heading(lines) == "classes, -KL, -Frechet" and score_heading(ring) == "modes, high quality, -KL"
 
 
 def test_sweep_gives_every_solver_the_same_budget_and_resumes_without_double_counting(tmp_path, capsys):
