@@ -244,6 +244,41 @@ def _spread_rows() -> list[str]:
             "target: met first and rerun? |", "|---|---|---|---|---|---|---|---|---|---|---|", *rows, ""]
 
 
+#: a sweep's winners rerun over seeds beside the same seeds of the recipe they replaced, on one machine:
+#: (report of the winners, report of the old recipe, the sweep's .best.json naming each solver's generator,
+#: metric ranked first by the sweep's score, the rate each report ran)
+PAIRED = [("digits-lr", "digits-second-cpu", "sweeps/digits-lr.best.json", "kl", "lr 4e-4", "lr 2e-4")]
+
+
+def _paired_rows() -> list[str]:
+    out = []
+    for new, old, best_file, metric, new_words, old_words in PAIRED:
+        if not all((RESULTS / r / "table.csv").exists() for r in (new, old)) or not (RESULTS / best_file).exists():
+            continue
+        best = json.loads((RESULTS / best_file).read_text())["best"]
+        a_lines, b_lines = _csv(RESULTS / new), _csv(RESULTS / old)
+        rows = []
+        for solver in sorted({r["method"] for r in a_lines}):
+            gen = best[solver]["generator"]
+            a, b = ({int(r["seed"]): r for r in t if r["method"] == solver} for t in (a_lines, b_lines))
+            seeds = sorted(set(a) & set(b))
+            if not seeds:
+                continue
+            x, y = ([float(t[s][f"{gen}.{metric}"]) for s in seeds] for t in (a, b))
+            fx, fy = ([float(t[s][f"{gen}.frechet"]) for s in seeds] for t in (a, b))
+            lower = sum(u < v for u, v in zip(x, y))
+            rows.append(f"| {solver} | {gen} | {','.join(map(str, seeds))} | {statistics.fmean(x):.4f} ± {_sd(x):.2g} | "
+                        f"{statistics.fmean(y):.4f} ± {_sd(y):.2g} | {lower} of {len(seeds)} | "
+                        f"{statistics.fmean(fx):.1f} | {statistics.fmean(fy):.1f} |")
+        out += [f"### `{new}` against `{old}`", "",
+                f"Each solver's generator as the sweep scored it ({best_file}); {metric} and Frechet distance are "
+                "means over the seeds both reports ran.", "",
+                f"| solver | generator | seeds | {metric}, {new_words} (`{new}`) | {metric}, {old_words} (`{old}`) | "
+                f"seeds where {new_words} is lower | Frechet, {new_words} | Frechet, {old_words} |",
+                "|---|---|---|---|---|---|---|---|", *rows, ""]
+    return out
+
+
 def _kept(report: Path) -> str:
     """Whether the report's runs (config.json, metrics.jsonl) are in the repository, so the table recomputes."""
     folders = [Path(r["folder"]) for r in _csv(report)]
@@ -320,6 +355,10 @@ def main() -> None:
             swept = f" ({json.dumps(b['as_swept'])})" if b.get("as_swept", b["overrides"]) != b["overrides"] else ""
             out.append(f"| {solver} | `{json.dumps(b['overrides'])}`{swept} | {b.get('generator', '')} | {score} |")
         out.append("")
+    if paired := _paired_rows():
+        out += ["## Sweep winners against the recipes they replaced, seed by seed", "",
+                "A sweep's winner on seed 0 becomes a recipe only when it beats the old recipe over five seeds; "
+                "where both ran on one machine, the seeds pair up:", "", *paired]
     out += ["## Why methods fail", "", "The diagnostics recorded during training explain (or fail to explain) "
             "the failures: [gan_failures.md](gan_failures.md).", "",
             "## Earlier results", "", "The first round's hand-copied tables (consensus and SGA on the ring and the "
