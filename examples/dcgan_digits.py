@@ -2,8 +2,8 @@
 
     python examples/dcgan_digits.py [out_dir]        (default runs/dcgan_digits)
 
-``gan.train`` with the digits defaults (16x16 DCGAN, Adam 2e-4, beta1 0.5, batch 64,
-2,000 steps) and the extragradient solver, which with the Adam base is Gidel et al.'s
+``gan.train`` with extragradient's digits recipe (16x16 DCGAN, Adam 4e-4 from the digits lr
+sweep, beta1 0.5, batch 64, 2,000 steps), which with the Adam base is Gidel et al.'s
 ExtraAdam (2019). Then 64 samples from the run (``gan.sample``) are saved as a grid,
 samples.png. The digits ship with scikit-learn: nothing is downloaded. A full run takes a
 few minutes on a CPU; EQUILIB_EXAMPLES_FAST=1 trains 3 steps.
