@@ -71,7 +71,7 @@ def _target_rows() -> list[str]:
 #: (a solver whose recipe moved, e.g. to R1 1, has its older rows in a later report)
 RECIPE_REPORTS = {"ring": ("ring-lr", "ring-r1", "ring-width", "ring", "ring-unrolled"),
                   "grid": ("grid-r1", "grid-solvers", "grid-cgd", "grid-acgd", "grid"),
-                  "digits": ("digits-lr", "digits")}
+                  "digits": ("digits-lr-x4", "digits-lr", "digits")}
 #: per-solver targets (hamiltonian is exempt): (reports, metric, comparison, value, the issue's words)
 PER_SOLVER = [
     (RECIPE_REPORTS["ring"], "modes", ">=", 7.5, "ring >= 7.5 modes (its recipe)"),
@@ -206,9 +206,9 @@ def _baseline_rows() -> list[str]:
 SECOND_CPU = "a second machine of the same kind (AMD EPYC, family 26), default kernels"
 #: the reports whose runs ran on that second machine
 SECOND_MACHINE = ("ring-second-cpu", "grid-second-cpu", "ring-width", "ring-uniform-probe", "digits-lr",
-                  "digits-second-cpu")
+                  "digits-second-cpu", "digits-lr-x4", "digits-lr-x4-rejected")
 #: the sweeps that ran on it
-SECOND_MACHINE_SWEEPS = ("ring-width", "digits-lr")
+SECOND_MACHINE_SWEEPS = ("ring-width", "digits-lr", "digits-lr-high")
 SCALAR = "the first machine with scalar kernels (ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2)"
 SPREAD = [("sga", "ring", "ring-machine", SCALAR, "ema", "high_quality", 0.97),
           ("sga", "ring", "ring-second-cpu", SECOND_CPU, "ema", "high_quality", 0.97),
@@ -247,7 +247,9 @@ def _spread_rows() -> list[str]:
 #: a sweep's winners rerun over seeds beside the same seeds of the recipe they replaced, on one machine:
 #: (report of the winners, report of the old recipe, the sweep's .best.json naming each solver's generator,
 #: metric ranked first by the sweep's score, the rate each report ran)
-PAIRED = [("digits-lr", "digits-second-cpu", "sweeps/digits-lr.best.json", "kl", "lr 4e-4", "lr 2e-4")]
+PAIRED = [("digits-lr", "digits-second-cpu", "sweeps/digits-lr.best.json", "kl", "lr 4e-4", "lr 2e-4"),
+          ("digits-lr-x4", "digits-lr", "sweeps/digits-lr-high.best.json", "kl", "lr 8e-4", "lr 4e-4"),
+          ("digits-lr-x4-rejected", "digits-lr", "sweeps/digits-lr-high.best.json", "kl", "lr 8e-4", "lr 4e-4")]
 
 
 def _paired_rows() -> list[str]:
