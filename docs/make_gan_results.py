@@ -221,16 +221,22 @@ def _sd(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else float("nan")
 
 
+def _paired(first: list[dict[str, str]], second: list[dict[str, str]], solver: str,
+            column: str) -> tuple[list[int], tuple[list[float], list[float]]]:
+    """The seeds both tables ran ``solver`` on, and ``column`` of each table on those seeds, in seed order."""
+    a, b = ({int(r["seed"]): r for r in t if r["method"] == solver} for t in (first, second))
+    seeds = sorted(set(a) & set(b))
+    return seeds, ([float(a[s][column]) for s in seeds], [float(b[s][column]) for s in seeds])
+
+
 def _spread_rows() -> list[str]:
     rows = []
     for solver, first, rerun, differs, gen, metric, target in SPREAD:
         if not all((RESULTS / r / "table.csv").exists() for r in (first, rerun)):
             continue
-        a, b = ({int(r["seed"]): r for r in _csv(RESULTS / r) if r["method"] == solver} for r in (first, rerun))
-        seeds = sorted(set(a) & set(b))
+        seeds, (x, y) = _paired(_csv(RESULTS / first), _csv(RESULTS / rerun), solver, f"{gen}.{metric}")
         if not seeds:
             continue
-        x, y = ([float(t[s][f"{gen}.{metric}"]) for s in seeds] for t in (a, b))
         mx, my = statistics.fmean(x), statistics.fmean(y)
         per_seed = ", ".join(f"{u:.4f} / {v:.4f}" for u, v in zip(x, y))
         met = " and ".join("yes" if m >= target else "**no**" for m in (mx, my))
@@ -262,12 +268,10 @@ def _paired_rows() -> list[str]:
         rows = []
         for solver in sorted({r["method"] for r in a_lines}):
             gen = best[solver]["generator"]
-            a, b = ({int(r["seed"]): r for r in t if r["method"] == solver} for t in (a_lines, b_lines))
-            seeds = sorted(set(a) & set(b))
+            seeds, (x, y) = _paired(a_lines, b_lines, solver, f"{gen}.{metric}")
             if not seeds:
                 continue
-            x, y = ([float(t[s][f"{gen}.{metric}"]) for s in seeds] for t in (a, b))
-            fx, fy = ([float(t[s][f"{gen}.frechet"]) for s in seeds] for t in (a, b))
+            _, (fx, fy) = _paired(a_lines, b_lines, solver, f"{gen}.frechet")
             lower = sum(u < v for u, v in zip(x, y))
             rows.append(f"| {solver} | {gen} | {','.join(map(str, seeds))} | {statistics.fmean(x):.4f} ± {_sd(x):.2g} | "
                         f"{statistics.fmean(y):.4f} ± {_sd(y):.2g} | {lower} of {len(seeds)} | "
