@@ -11,13 +11,13 @@ table; the targets below are checked from the tables' CSV files.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import statistics
 from pathlib import Path
 
 from gan.sweep import score_heading
+from machines import csv_rows, identical_rows, machine, machines_sentence, paired, sd, spread_rows
 
 DOCS = Path(__file__).resolve().parent
 RESULTS = DOCS / "results"
@@ -36,11 +36,6 @@ TARGETS = [
 ]
 
 
-def _csv(report: Path) -> list[dict[str, str]]:
-    with open(report / "table.csv") as fh:
-        return list(csv.DictReader(fh))
-
-
 def _target_rows() -> list[str]:
     rows = ["| target | measured (mean over runs) | runs | met? |", "|---|---|---|---|"]
     for names, method, metric, op, value, words in TARGETS:
@@ -48,7 +43,7 @@ def _target_rows() -> list[str]:
         for name in names:
             if not (RESULTS / name / "table.csv").exists():
                 continue
-            table = [r for r in _csv(RESULTS / name) if r["method"].startswith(method)]
+            table = [r for r in csv_rows(RESULTS / name) if r["method"].startswith(method)]
             for m in sorted({r["method"] for r in table}):
                 lines = [r for r in table if r["method"] == m]
                 for col in (k for k in lines[0] if k.endswith("." + metric)):
@@ -97,7 +92,7 @@ def _best_generator_means(lines: list[dict[str, str]], metric: str) -> tuple[flo
 def _per_solver_rows() -> list[str]:
     rows = ["| solver | " + " | ".join(words for *_, words in PER_SOLVER) + " |",
             "|---|" + "---|" * len(PER_SOLVER)]
-    tables = {name: _csv(RESULTS / name) for names, *_ in PER_SOLVER for name in names
+    tables = {name: csv_rows(RESULTS / name) for names, *_ in PER_SOLVER for name in names
               if (RESULTS / name / "table.csv").exists()}
     solvers = sorted({r["method"] for t in tables.values() for r in t} - {"hamiltonian"})
     for solver in solvers:
@@ -122,7 +117,7 @@ def _best_of_rows() -> list[str]:
     for names, modes, hq, kl, words in BEST_OF:
         found = []
         for name in (n for n in names if (RESULTS / n / "table.csv").exists()):
-            table = _csv(RESULTS / name)
+            table = csv_rows(RESULTS / name)
             for solver in sorted({r["method"] for r in table}):
                 lines = [r for r in table if r["method"] == solver]
                 for g in sorted({k.split(".", 1)[0] for k in lines[0] if k.endswith(".high_quality")}):
@@ -174,11 +169,11 @@ def _baseline_rows() -> list[str]:
     for data, report, methods, metrics, _ in BASELINES:
         if not (RESULTS / report / "table.csv").exists():
             continue
-        base = _csv(RESULTS / report)
+        base = csv_rows(RESULTS / report)
         entries = [(f"{m}, plain Adam (baseline)", report, [r for r in base if r["method"] == m]) for m in methods]
         recipe_rows: dict[str, tuple[str, list[dict[str, str]]]] = {}  # solver -> (report, its rows)
         for name in (n for n in RECIPE_REPORTS[data] if (RESULTS / n / "table.csv").exists()):
-            for line in _csv(RESULTS / name):
+            for line in csv_rows(RESULTS / name):
                 if name == report and line["method"] in methods:  # the baseline's own rows
                     continue
                 if recipe_rows.setdefault(line["method"], (name, []))[0] == name:
@@ -200,56 +195,6 @@ def _baseline_rows() -> list[str]:
             "|---|---|---|---|---|---|", *rows, "", notes + " KL is n/a where a run's generator captured no mode."]
 
 
-#: (solver, report of the first runs, report of the same seeds rerun, what differs in the rerun, generator, metric,
-#: target): how far a seed moves when only the floating-point arithmetic changes (other kernels forced, or another
-#: CPU of the same machine kind), set against the target's margin
-SECOND_CPU = "a second machine of the same kind (AMD EPYC, family 26), default kernels"
-#: the reports whose runs ran on that second machine
-SECOND_MACHINE = ("ring-second-cpu", "grid-second-cpu", "ring-width", "ring-uniform-probe", "digits-lr",
-                  "digits-second-cpu", "digits-lr-x4", "digits-lr-x4-rejected")
-#: the sweeps that ran on it
-SECOND_MACHINE_SWEEPS = ("ring-width", "digits-lr", "digits-lr-high")
-SCALAR = "the first machine with scalar kernels (ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2)"
-SPREAD = [("sga", "ring", "ring-machine", SCALAR, "ema", "high_quality", 0.97),
-          ("sga", "ring", "ring-second-cpu", SECOND_CPU, "ema", "high_quality", 0.97),
-          *((s, "ring-r1", "ring-second-cpu", SECOND_CPU, "ema", "high_quality", 0.97)
-            for s in ("optimistic", "simgd", "lola", "altgd", "sos")),
-          ("simgd", "grid-r1", "grid-second-cpu", SECOND_CPU, "ema", "high_quality", 0.96)]
-
-
-def _sd(values: list[float]) -> float:
-    return statistics.stdev(values) if len(values) > 1 else float("nan")
-
-
-def _paired(first: list[dict[str, str]], second: list[dict[str, str]], solver: str,
-            column: str) -> tuple[list[int], tuple[list[float], list[float]]]:
-    """The seeds both tables ran ``solver`` on, and ``column`` of each table on those seeds, in seed order."""
-    a, b = ({int(r["seed"]): r for r in t if r["method"] == solver} for t in (first, second))
-    seeds = sorted(set(a) & set(b))
-    return seeds, ([float(a[s][column]) for s in seeds], [float(b[s][column]) for s in seeds])
-
-
-def _spread_rows() -> list[str]:
-    rows = []
-    for solver, first, rerun, differs, gen, metric, target in SPREAD:
-        if not all((RESULTS / r / "table.csv").exists() for r in (first, rerun)):
-            continue
-        seeds, (x, y) = _paired(_csv(RESULTS / first), _csv(RESULTS / rerun), solver, f"{gen}.{metric}")
-        if not seeds:
-            continue
-        mx, my = statistics.fmean(x), statistics.fmean(y)
-        per_seed = ", ".join(f"{u:.4f} / {v:.4f}" for u, v in zip(x, y))
-        met = " and ".join("yes" if m >= target else "**no**" for m in (mx, my))
-        rows.append(f"| {solver} | `{first}` / `{rerun}` | {differs} | {gen} {metric.replace('_', ' ')} | "
-                    f"{','.join(map(str, seeds))} | {per_seed} | {mx:.4f} ± {_sd(x):.2g} | {my:.4f} ± {_sd(y):.2g} | "
-                    f"{my - mx:+.4f} | {max(abs(u - v) for u, v in zip(x, y)):.4f} | {target:g}: {met} |")
-    if not rows:
-        return []
-    return ["| solver | reports (first / rerun) | the rerun ran on | metric | seeds | per seed (first / rerun) | "
-            "mean ± std, first | mean ± std, rerun | change of the mean | largest per-seed change | "
-            "target: met first and rerun? |", "|---|---|---|---|---|---|---|---|---|---|---|", *rows, ""]
-
-
 #: a sweep's winners rerun over seeds beside the same seeds of the recipe they replaced, on one machine:
 #: (report of the winners, report of the old recipe, the sweep's .best.json naming each solver's generator,
 #: metric ranked first by the sweep's score, the rate each report ran)
@@ -264,17 +209,17 @@ def _paired_rows() -> list[str]:
         if not all((RESULTS / r / "table.csv").exists() for r in (new, old)) or not (RESULTS / best_file).exists():
             continue
         best = json.loads((RESULTS / best_file).read_text())["best"]
-        a_lines, b_lines = _csv(RESULTS / new), _csv(RESULTS / old)
+        a_lines, b_lines = csv_rows(RESULTS / new), csv_rows(RESULTS / old)
         rows = []
         for solver in sorted({r["method"] for r in a_lines}):
             gen = best[solver]["generator"]
-            seeds, (x, y) = _paired(a_lines, b_lines, solver, f"{gen}.{metric}")
+            seeds, (x, y) = paired(a_lines, b_lines, solver, f"{gen}.{metric}")
             if not seeds:
                 continue
-            _, (fx, fy) = _paired(a_lines, b_lines, solver, f"{gen}.frechet")
+            _, (fx, fy) = paired(a_lines, b_lines, solver, f"{gen}.frechet")
             lower = sum(u < v for u, v in zip(x, y))
-            rows.append(f"| {solver} | {gen} | {','.join(map(str, seeds))} | {statistics.fmean(x):.4f} ± {_sd(x):.2g} | "
-                        f"{statistics.fmean(y):.4f} ± {_sd(y):.2g} | {lower} of {len(seeds)} | "
+            rows.append(f"| {solver} | {gen} | {','.join(map(str, seeds))} | {statistics.fmean(x):.4f} ± {sd(x):.2g} | "
+                        f"{statistics.fmean(y):.4f} ± {sd(y):.2g} | {lower} of {len(seeds)} | "
                         f"{statistics.fmean(fx):.1f} | {statistics.fmean(fy):.1f} |")
         out += [f"### `{new}` against `{old}`", "",
                 f"Each solver's generator as the sweep scored it ({best_file}); {metric} and Frechet distance are "
@@ -287,7 +232,7 @@ def _paired_rows() -> list[str]:
 
 def _kept(report: Path) -> str:
     """Whether the report's runs (config.json, metrics.jsonl) are in the repository, so the table recomputes."""
-    folders = [Path(r["folder"]) for r in _csv(report)]
+    folders = [Path(r["folder"]) for r in csv_rows(report)]
     if all((DOCS.parent / f / "metrics.jsonl").is_file() for f in folders):
         recorded = sum((DOCS.parent / f / "environment.json").is_file() for f in folders)
         environment = ("" if not recorded else " and environment.json (solver options in effect, CPU kernels)"
@@ -313,38 +258,41 @@ def _folded(command: str) -> str:
 
 
 def main() -> None:
+    reports = sorted(p for p in RESULTS.iterdir() if (p / "table.md").exists())
     out = ["# GAN results (generated)", "",
            "Generated by `python docs/make_gan_results.py` from the report folders under `docs/results/` (do not "
            "edit by hand). Every table below is a `gan compare` or `gan sweep` output; each report names its "
            "command, machine, torch version and seeds. All runs ran on a 2-core CPU with one torch thread per run, "
-           "while other runs and test suites shared the machine, so seconds per step are upper bounds. The reports "
-           f"{', '.join(f'`{r}`' for r in SECOND_MACHINE)} and the sweeps "
-           f"{' and '.join(f'`{r}`' for r in SECOND_MACHINE_SWEEPS)} ran on a second machine of the "
-           "same kind (AMD EPYC, family 26; their notes say so), every other on the first (its CPU not recorded): "
-           "see the section \"The same seeds on other kernels and another CPU\" for what that moves.", "",
+           "while other runs and test suites shared the machine, so seconds per step are upper bounds. "
+           + machines_sentence(reports) + " The section \"The same seeds on other kernels and another CPU\" "
+           "shows what a change of machine moves.", "",
            "## Targets", "", *_target_rows(), *_best_of_rows(), "",
            "Per solver (the issue: every solver except hamiltonian; the mean over the report's runs of the "
            "generator, live `G` or its average `ema`, that scores higher):", "", *_per_solver_rows(), "",
            "Baselines: what a plain Adam loop (simultaneous or alternating) gives on the same data, beside the best "
            "solver (the generator with the higher mean of the first metric; means over the runs):", "",
            *_baseline_rows(), ""]
-    for report in sorted(p for p in RESULTS.iterdir() if (p / "table.md").exists()):
+    for report in reports:
         meta = json.loads((report / "meta.json").read_text()) if (report / "meta.json").exists() else {}
         note = f"Note: {meta['note']}" if meta.get("note") else ""
         out += [f"## {report.name}", "", f"Command: `{_folded(meta.get('command', '?'))}` ({meta.get('date', '?')}, "
-                f"torch {meta.get('torch', '?')}). Full report with figures: [{report.name}/report.md]"
+                f"torch {meta.get('torch', '?')}, {machine(report)}). Full report with figures: [{report.name}/report.md]"
                 f"(results/{report.name}/report.md). {_kept(report)}", "", *([note, ""] if note else []),
                 (report / "table.md").read_text().strip(), ""]
-    if spread := _spread_rows():
+    if spread := spread_rows():
         out += ["## The same seeds on other kernels and another CPU", "",
                 "A run is deterministic on one machine: the same command and seed give bit-identical metrics "
                 "(simgd's run of gan_failures.md, trained again from scratch, reproduced every metric, eigenvalue "
                 "and spectral radius of the earlier run; only the timings differ). Another machine's CPU "
                 "can run other floating-point kernels, and a GAN's trajectory amplifies their rounding "
-                "differences. The rows below rerun the seeds of the targets' best solvers, with the same commands "
-                "and configurations, either with other kernels forced on the first machine or on a second machine "
-                "of the same kind (how: the note of the rerun's report), and set each seed's result beside the "
-                "first:", "",
+                "differences.", "",
+                *(["Some machines compute the same numbers: these reports ran the same configurations and seeds "
+                   "on two CPUs, and count the runs whose metrics.jsonl agree on every logged number (timings "
+                   "aside):", "", *same] if (same := identical_rows()) else []),
+                "Where the numbers differ, the rows below rerun the seeds of the targets' best solvers, with the "
+                "same commands and configurations, either with other kernels forced on the first machine or on "
+                "another machine of the same kind (how: the note of the rerun's report), and set each seed's "
+                "result beside the first:", "",
                 *spread]
     sweeps = sorted((RESULTS / "sweeps").glob("*.md")) if (RESULTS / "sweeps").exists() else []
     for sweep in sweeps:

@@ -1,0 +1,144 @@
+"""Which machine ran each report, and what changing the machine or its kernels does to a run: the machine tables
+of docs/gan_results.md (imported by make_gan_results.py, never run alone).
+
+A run is deterministic on one machine. On another CPU the floating-point kernels may differ and a GAN's
+trajectory amplifies the rounding: either the runs agree to the last digit (`identical_rows`) or they are new
+draws, set seed by seed beside the first (`spread_rows`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+#: reports whose meta.json names no CPU (`gan compare` did not record it yet)
+UNRECORDED = "CPU not recorded (the first machine)"
+SECOND = "AuthenticAMD AMD EPYC (cpu family 26, model 2, stepping 1)"
+THIRD = "AuthenticAMD AMD EPYC (cpu family 25, model 1, stepping 1)"
+#: sweeps record no machine: the CPU each ran on, by the session's notes
+SWEEPS = {"ring-width": SECOND, "digits-lr": SECOND, "digits-lr-high": SECOND}
+
+SECOND_CPU = "a second machine of the same kind (AMD EPYC, family 26, AVX512 kernels)"
+THIRD_CPU = "a third machine of the same kind (AMD EPYC, family 25, AVX2 kernels)"
+SCALAR = "the first machine with scalar kernels (ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2)"
+#: (solver, report of the first runs, report of the same seeds rerun, what differs in the rerun, generator, metric,
+#: target as (comparison, value)): how far a seed moves when only the floating-point arithmetic changes
+SPREAD = [("sga", "ring", "ring-machine", SCALAR, "ema", "high_quality", (">=", 0.97)),
+          ("sga", "ring", "ring-second-cpu", SECOND_CPU, "ema", "high_quality", (">=", 0.97)),
+          *((s, "ring-r1", "ring-second-cpu", SECOND_CPU, "ema", "high_quality", (">=", 0.97))
+            for s in ("optimistic", "simgd", "lola", "altgd", "sos")),
+          ("simgd", "grid-r1", "grid-second-cpu", SECOND_CPU, "ema", "high_quality", (">=", 0.96)),
+          ("simgd (loss=hinge)", "stacked-digits-w64", "stacked-digits-third-cpu", THIRD_CPU, "ema", "modes",
+           (">=", 990)),
+          ("simgd (loss=hinge)", "stacked-digits-w64", "stacked-digits-third-cpu", THIRD_CPU, "ema", "kl",
+           ("<=", 0.1))]
+#: (report, report of the same configurations and seeds on another machine): runs expected to agree to the digit
+IDENTICAL = [("ring-second-cpu", "ring-third-cpu"), ("grid-second-cpu", "grid-third-cpu"),
+             ("digits-lr-x4", "digits-third-cpu")]
+
+
+def csv_rows(report: Path) -> list[dict[str, str]]:
+    with open(report / "table.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def sd(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else float("nan")
+
+
+def paired(first: list[dict[str, str]], second: list[dict[str, str]], solver: str,
+           column: str) -> tuple[list[int], tuple[list[float], list[float]]]:
+    """The seeds both tables ran ``solver`` on, and ``column`` of each table on those seeds, in seed order."""
+    a, b = ({int(r["seed"]): r for r in t if r["method"] == solver} for t in (first, second))
+    seeds = sorted(set(a) & set(b))
+    return seeds, ([float(a[s][column]) for s in seeds], [float(b[s][column]) for s in seeds])
+
+
+def _num(value: float) -> str:
+    return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def machine(report: Path) -> str:
+    """The CPU a report's meta.json names ("PLATFORM, N cores, CPU"), else UNRECORDED."""
+    meta = json.loads((report / "meta.json").read_text()) if (report / "meta.json").exists() else {}
+    parts = meta.get("machine", "").split(", ", 2)
+    return parts[2] if len(parts) == 3 else UNRECORDED
+
+
+def machines_sentence(reports: list[Path]) -> str:
+    """Which reports and sweeps ran on which CPU, for the page's header."""
+    by_cpu: dict[str, list[str]] = {}
+    for report in reports:
+        by_cpu.setdefault(machine(report), []).append(f"`{report.name}`")
+    for sweep, cpu in SWEEPS.items():
+        by_cpu.setdefault(cpu, []).append(f"sweep `{sweep}`")
+    named = [f"{cpu}: {', '.join(names)}" for cpu, names in sorted(by_cpu.items()) if cpu != UNRECORDED]
+    return ("Machines (each a 2-core machine of the same kind; the CPU as the report's `gan compare` recorded "
+            "it): " + "; ".join(named) + f"; every other report: {UNRECORDED}.")
+
+
+def trajectory(run: Path) -> list[dict]:
+    """A run's metrics.jsonl without its timings (``seconds``, and the step count that later versions add to
+    ``cost``): what two machines computing the same numbers write alike."""
+    lines = []
+    for text in (run / "metrics.jsonl").read_text().splitlines():
+        line = json.loads(text)
+        line.pop("seconds", None)
+        if isinstance(line.get("cost"), dict):
+            line["cost"] = {k: v for k, v in line["cost"].items() if k != "steps"}
+        lines.append(line)
+    return lines
+
+
+def _config(run: Path) -> dict:
+    config = json.loads((run / "config.json").read_text())
+    return {k: v for k, v in config.items() if k not in ("out", "progress")}
+
+
+def identical_rows(root: Path = RESULTS.parent.parent) -> list[str]:
+    """For each IDENTICAL pair: the runs of one configuration and seed in both, and how many agree on every
+    logged number. A run pair whose configurations differ is an error in IDENTICAL, not a result."""
+    rows = []
+    for first, second in IDENTICAL:
+        if not all((RESULTS / r / "table.csv").exists() for r in (first, second)):
+            continue
+        a = {(r["method"], int(r["seed"])): root / r["folder"] for r in csv_rows(RESULTS / first)}
+        b = {(r["method"], int(r["seed"])): root / r["folder"] for r in csv_rows(RESULTS / second)}
+        both = sorted(set(a) & set(b))
+        for key in both:
+            if _config(a[key]) != _config(b[key]):
+                raise ValueError(f"IDENTICAL pairs {a[key]} with {b[key]}, whose config.json differ")
+        same = [key for key in both if trajectory(a[key]) == trajectory(b[key])]
+        runs = ", ".join(f"{m} {s}" for m, s in both)
+        rows.append(f"| `{first}` / `{second}` | {machine(RESULTS / first)} / {machine(RESULTS / second)} | {runs} | "
+                    f"{len(same)} of {len(both)} |")
+    if not rows:
+        return []
+    return ["| reports | CPUs | runs (method, seed) | runs whose every logged number agrees |", "|---|---|---|---|",
+            *rows, ""]
+
+
+def spread_rows() -> list[str]:
+    """For each SPREAD entry: the seeds of both reports side by side, their means and the target on each."""
+    rows = []
+    for solver, first, rerun, differs, gen, metric, (op, target) in SPREAD:
+        if not all((RESULTS / r / "table.csv").exists() for r in (first, rerun)):
+            continue
+        seeds, (x, y) = paired(csv_rows(RESULTS / first), csv_rows(RESULTS / rerun), solver, f"{gen}.{metric}")
+        if not seeds:
+            continue
+        mx, my = statistics.fmean(x), statistics.fmean(y)
+        per_seed = ", ".join(f"{_num(u)} / {_num(v)}" for u, v in zip(x, y))
+        met = " and ".join("yes" if (m >= target if op == ">=" else m <= target) else "**no**" for m in (mx, my))
+        rows.append(f"| {solver} | `{first}` / `{rerun}` | {differs} | {gen} {metric.replace('_', ' ')} | "
+                    f"{','.join(map(str, seeds))} | {per_seed} | {_num(mx)} ± {sd(x):.2g} | {_num(my)} ± {sd(y):.2g} | "
+                    f"{'+' if my >= mx else '-'}{_num(abs(my - mx))} | {_num(max(abs(u - v) for u, v in zip(x, y)))} | "
+                    f"{op} {target:g}: {met} |")
+    if not rows:
+        return []
+    return ["| solver | reports (first / rerun) | the rerun ran on | metric | seeds | per seed (first / rerun) | "
+            "mean ± std, first | mean ± std, rerun | change of the mean | largest per-seed change | "
+            "target: met first and rerun? |", "|---|---|---|---|---|---|---|---|---|---|---|", *rows, ""]
