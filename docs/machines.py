@@ -25,16 +25,17 @@ SECOND_CPU = "a second machine of the same kind (AMD EPYC, family 26, AVX512 ker
 THIRD_CPU = "a third machine of the same kind (AMD EPYC, family 25, AVX2 kernels)"
 SCALAR = "the first machine with scalar kernels (ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2)"
 #: (solver, report of the first runs, report of the same seeds rerun, what differs in the rerun, generator, metric,
-#: target as (comparison, value)): how far a seed moves when only the floating-point arithmetic changes
+#: target as (comparison, value) or None): how far a seed moves when only the floating-point arithmetic changes. The solver
+#: is its method name in both tables, or (name in the first, name in the rerun) when a recipe change renamed it
 SPREAD = [("sga", "ring", "ring-machine", SCALAR, "ema", "high_quality", (">=", 0.97)),
           ("sga", "ring", "ring-second-cpu", SECOND_CPU, "ema", "high_quality", (">=", 0.97)),
           *((s, "ring-r1", "ring-second-cpu", SECOND_CPU, "ema", "high_quality", (">=", 0.97))
             for s in ("optimistic", "simgd", "lola", "altgd", "sos")),
           ("simgd", "grid-r1", "grid-second-cpu", SECOND_CPU, "ema", "high_quality", (">=", 0.96)),
-          ("simgd (loss=hinge)", "stacked-digits-w64", "stacked-digits-third-cpu", THIRD_CPU, "ema", "modes",
-           (">=", 990)),
-          ("simgd (loss=hinge)", "stacked-digits-w64", "stacked-digits-third-cpu", THIRD_CPU, "ema", "kl",
-           ("<=", 0.1))]
+          *((("simgd (loss=hinge)", "simgd"), "stacked-digits-w64", "stacked-digits-third-cpu", THIRD_CPU, "ema",
+             metric, target) for metric, target in (("modes", (">=", 990)), ("kl", ("<=", 0.1)))),
+          ("consensus", "digits-lr-x4", "digits-third-cpu", THIRD_CPU, "ema", "classes", (">=", 10)),
+          ("consensus", "digits-lr-x4", "digits-third-cpu", THIRD_CPU, "ema", "kl", None)]
 #: (report, report of the same configurations and seeds on another machine): runs expected to agree to the digit
 IDENTICAL = [("ring-second-cpu", "ring-third-cpu"), ("grid-second-cpu", "grid-third-cpu"),
              ("digits-lr-x4", "digits-third-cpu")]
@@ -49,16 +50,23 @@ def sd(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else float("nan")
 
 
-def paired(first: list[dict[str, str]], second: list[dict[str, str]], solver: str,
+def paired(first: list[dict[str, str]], second: list[dict[str, str]], solver: str | tuple[str, str],
            column: str) -> tuple[list[int], tuple[list[float], list[float]]]:
-    """The seeds both tables ran ``solver`` on, and ``column`` of each table on those seeds, in seed order."""
-    a, b = ({int(r["seed"]): r for r in t if r["method"] == solver} for t in (first, second))
+    """The seeds both tables ran ``solver`` on (a method name, or one per table), and ``column`` of each table on
+    those seeds, in seed order."""
+    names = (solver, solver) if isinstance(solver, str) else solver
+    a, b = ({int(r["seed"]): r for r in t if r["method"] == name} for t, name in zip((first, second), names))
     seeds = sorted(set(a) & set(b))
     return seeds, ([float(a[s][column]) for s in seeds], [float(b[s][column]) for s in seeds])
 
 
-def _num(value: float) -> str:
-    return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+def _formatter(metric: str):
+    """Counts (modes, classes) with one decimal, fractions and divergences with four."""
+    return (lambda v: f"{v:.1f}") if metric in ("modes", "classes") else (lambda v: f"{v:.4f}")
+
+
+def _sd_text(values: list[float]) -> str:
+    return "-" if len(values) < 2 else f"{sd(values):.2g}"
 
 
 def machine(report: Path) -> str:
@@ -124,19 +132,21 @@ def identical_rows(root: Path = RESULTS.parent.parent) -> list[str]:
 def spread_rows() -> list[str]:
     """For each SPREAD entry: the seeds of both reports side by side, their means and the target on each."""
     rows = []
-    for solver, first, rerun, differs, gen, metric, (op, target) in SPREAD:
+    for solver, first, rerun, differs, gen, metric, target in SPREAD:
         if not all((RESULTS / r / "table.csv").exists() for r in (first, rerun)):
             continue
         seeds, (x, y) = paired(csv_rows(RESULTS / first), csv_rows(RESULTS / rerun), solver, f"{gen}.{metric}")
         if not seeds:
             continue
-        mx, my = statistics.fmean(x), statistics.fmean(y)
+        mx, my, _num = statistics.fmean(x), statistics.fmean(y), _formatter(metric)
         per_seed = ", ".join(f"{_num(u)} / {_num(v)}" for u, v in zip(x, y))
-        met = " and ".join("yes" if (m >= target if op == ">=" else m <= target) else "**no**" for m in (mx, my))
-        rows.append(f"| {solver} | `{first}` / `{rerun}` | {differs} | {gen} {metric.replace('_', ' ')} | "
-                    f"{','.join(map(str, seeds))} | {per_seed} | {_num(mx)} ± {sd(x):.2g} | {_num(my)} ± {sd(y):.2g} | "
+        met = "no target" if target is None else f"{target[0]} {target[1]:g}: " + " and ".join(
+            "yes" if (m >= target[1] if target[0] == ">=" else m <= target[1]) else "**no**" for m in (mx, my))
+        name = solver if isinstance(solver, str) else " / ".join(dict.fromkeys(solver))
+        rows.append(f"| {name} | `{first}` / `{rerun}` | {differs} | {gen} {metric.replace('_', ' ')} | "
+                    f"{','.join(map(str, seeds))} | {per_seed} | {_num(mx)} ± {_sd_text(x)} | {_num(my)} ± {_sd_text(y)} | "
                     f"{'+' if my >= mx else '-'}{_num(abs(my - mx))} | {_num(max(abs(u - v) for u, v in zip(x, y)))} | "
-                    f"{op} {target:g}: {met} |")
+                    f"{met} |")
     if not rows:
         return []
     return ["| solver | reports (first / rerun) | the rerun ran on | metric | seeds | per seed (first / rerun) | "
