@@ -66,7 +66,7 @@ def _target_rows() -> list[str]:
 #: (a solver whose recipe moved, e.g. to R1 1, has its older rows in a later report)
 RECIPE_REPORTS = {"ring": ("ring-lr", "ring-r1", "ring-width", "ring", "ring-unrolled"),
                   "grid": ("grid-r1", "grid-solvers", "grid-cgd", "grid-acgd", "grid"),
-                  "digits": ("digits-lr-x4", "digits-lr", "digits")}
+                  "digits": ("digits-lr-x4", "digits-lr-x4-lola", "digits-lr", "digits")}
 #: per-solver targets (hamiltonian is exempt): (reports, metric, comparison, value, the issue's words)
 PER_SOLVER = [
     (RECIPE_REPORTS["ring"], "modes", ">=", 7.5, "ring >= 7.5 modes (its recipe)"),
@@ -206,7 +206,9 @@ def _baseline_rows() -> list[str]:
 #: metric ranked first by the sweep's score, the rate each report ran)
 PAIRED = [("digits-lr", "digits-second-cpu", "sweeps/digits-lr.best.json", "kl", "lr 4e-4", "lr 2e-4"),
           ("digits-lr-x4", "digits-lr", "sweeps/digits-lr-high.best.json", "kl", "lr 8e-4", "lr 4e-4"),
-          ("digits-lr-x4-rejected", "digits-lr", "sweeps/digits-lr-high.best.json", "kl", "lr 8e-4", "lr 4e-4")]
+          ("digits-lr-x4-rejected", "digits-lr", "sweeps/digits-lr-high.best.json", "kl", "lr 8e-4", "lr 4e-4"),
+          ("digits-lr-x4-lola", "digits-lola-third-cpu", "sweeps/digits-lr-high.best.json", "kl", "lr 8e-4",
+           "lr 2e-4")]
 
 
 def _paired_rows() -> list[str]:
