@@ -17,7 +17,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: reports whose meta.json names no CPU (`gan compare` did not record it yet)
 UNRECORDED = "CPU not recorded (the first machine)"
 SECOND = "AuthenticAMD AMD EPYC (cpu family 26, model 2, stepping 1)"
-THIRD = "AuthenticAMD AMD EPYC (cpu family 25, model 1, stepping 1)"
 #: sweeps record no machine: the CPU each ran on, by the session's notes
 SWEEPS = {"ring-width": SECOND, "digits-lr": SECOND, "digits-lr-high": SECOND}
 
@@ -25,8 +24,9 @@ SECOND_CPU = "a second machine of the same kind (AMD EPYC, family 26, AVX512 ker
 THIRD_CPU = "a third machine of the same kind (AMD EPYC, family 25, AVX2 kernels)"
 SCALAR = "the first machine with scalar kernels (ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2)"
 #: (solver, report of the first runs, report of the same seeds rerun, what differs in the rerun, generator, metric,
-#: target as (comparison, value) or None): how far a seed moves when only the floating-point arithmetic changes. The solver
-#: is its method name in both tables, or (name in the first, name in the rerun) when a recipe change renamed it
+#: target as (comparison, value) or None): how far a seed moves when only the floating-point arithmetic changes.
+#: The solver is its method name in both tables, or (name in the first, name in the rerun) when a recipe change
+#: renamed it
 SPREAD = [("sga", "ring", "ring-machine", SCALAR, "ema", "high_quality", (">=", 0.97)),
           ("sga", "ring", "ring-second-cpu", SECOND_CPU, "ema", "high_quality", (">=", 0.97)),
           *((s, "ring-r1", "ring-second-cpu", SECOND_CPU, "ema", "high_quality", (">=", 0.97))
@@ -36,7 +36,8 @@ SPREAD = [("sga", "ring", "ring-machine", SCALAR, "ema", "high_quality", (">=", 
              metric, target) for metric, target in (("modes", (">=", 990)), ("kl", ("<=", 0.1)))),
           ("consensus", "digits-lr-x4", "digits-third-cpu", THIRD_CPU, "ema", "classes", (">=", 10)),
           ("consensus", "digits-lr-x4", "digits-third-cpu", THIRD_CPU, "ema", "kl", None)]
-#: (report, report of the same configurations and seeds on another machine): runs expected to agree to the digit
+#: (report, report of the same configurations and seeds on another machine): did the two CPUs compute the same
+#: numbers?
 IDENTICAL = [("ring-second-cpu", "ring-third-cpu"), ("grid-second-cpu", "grid-third-cpu"),
              ("digits-lr-x4", "digits-third-cpu")]
 
