@@ -17,7 +17,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: reports whose meta.json names no CPU (`gan compare` did not record it yet)
 UNRECORDED = "CPU not recorded (the first machine)"
 SECOND = "AuthenticAMD AMD EPYC (cpu family 26, model 2, stepping 1)"
-#: sweeps record no machine: the CPU each ran on, by the session's notes
+#: sweeps record no machine: the CPU each ran on (gan_training.md says so where it describes them)
 SWEEPS = {"ring-width": SECOND, "digits-lr": SECOND, "digits-lr-high": SECOND}
 
 SECOND_CPU = "a second machine of the same kind (AMD EPYC, family 26, AVX512 kernels)"

@@ -82,7 +82,7 @@ BEST_OF = [(("ring", "ring-r1", "ring-lr", "ring-width"), 8.0, 0.97, 0.01, "at l
             "machine of the same kind"),
            (("ring-third-cpu",), 8.0, 0.97, 0.01, "the ring target again, its best solver's seeds rerun on a third "
             "machine of the same kind")]
-#: the targets are over 5 seeds: rows of fewer runs (probes, checks of one seed) do not count
+#: BEST_OF's targets are over 5 seeds: rows of fewer runs (probes, checks of one seed) do not count there
 TARGET_RUNS = 5
 
 
