@@ -13,6 +13,9 @@ import json
 import statistics
 from pathlib import Path
 
+from gan.compare.runs import read_run
+from gan.config import TrainConfig
+
 RESULTS = Path(__file__).resolve().parent / "results"
 #: reports whose meta.json names no CPU (`gan compare` did not record it yet)
 UNRECORDED = "CPU not recorded (the first machine)"
@@ -90,21 +93,21 @@ def machines_sentence(reports: list[Path]) -> str:
 
 
 def trajectory(run: Path) -> list[dict]:
-    """A run's metrics.jsonl without its timings (``seconds``, and the step count that later versions add to
-    ``cost``): what two machines computing the same numbers write alike."""
+    """A run's evaluations (``gan.compare.runs.read_run``) without their timings (``seconds``, and the step count
+    that later versions add to ``cost``): what two machines computing the same numbers write alike."""
     lines = []
-    for text in (run / "metrics.jsonl").read_text().splitlines():
-        line = json.loads(text)
-        line.pop("seconds", None)
+    for record in read_run(run).evaluations:
+        line = {k: v for k, v in record.items() if k != "seconds"}
         if isinstance(line.get("cost"), dict):
             line["cost"] = {k: v for k, v in line["cost"].items() if k != "steps"}
         lines.append(line)
     return lines
 
 
-def _config(run: Path) -> dict:
-    config = json.loads((run / "config.json").read_text())
-    return {k: v for k, v in config.items() if k not in ("out", "progress")}
+def _config_differences(a: Path, b: Path) -> dict[str, tuple]:
+    """The options two runs' config.json set differently (``TrainConfig.differences``), where files go aside."""
+    first, second = (TrainConfig.from_dict(read_run(r).config) for r in (a, b))
+    return first.differences(second, ignore=("out", "progress"))
 
 
 def identical_rows(root: Path = RESULTS.parent.parent) -> list[str]:
@@ -118,8 +121,8 @@ def identical_rows(root: Path = RESULTS.parent.parent) -> list[str]:
         b = {(r["method"], int(r["seed"])): root / r["folder"] for r in csv_rows(RESULTS / second)}
         both = sorted(set(a) & set(b))
         for key in both:
-            if _config(a[key]) != _config(b[key]):
-                raise ValueError(f"IDENTICAL pairs {a[key]} with {b[key]}, whose config.json differ")
+            if differ := _config_differences(a[key], b[key]):
+                raise ValueError(f"IDENTICAL pairs {a[key]} with {b[key]}, whose config.json differ: {differ}")
         same = [key for key in both if trajectory(a[key]) == trajectory(b[key])]
         runs = ", ".join(f"{m} {s}" for m, s in both)
         rows.append(f"| `{first}` / `{second}` | {machine(RESULTS / first)} / {machine(RESULTS / second)} | {runs} | "
