@@ -73,23 +73,46 @@ def _sd_text(values: list[float]) -> str:
     return "-" if len(values) < 2 else f"{sd(values):.2g}"
 
 
-def machine(report: Path) -> str:
+def _recorded_cpu(report: Path) -> str:
     """The CPU a report's meta.json names ("PLATFORM, N cores, CPU"), else UNRECORDED."""
     meta = json.loads((report / "meta.json").read_text()) if (report / "meta.json").exists() else {}
     parts = meta.get("machine", "").split(", ", 2)
     return parts[2] if len(parts) == 3 else UNRECORDED
 
 
+def cpus(report: Path, root: Path = RESULTS.parent.parent) -> list[str]:
+    """The CPUs a report's runs ran on: each run's own record (its environment.json, one entry per launch or
+    resume), and for a run that records none (older code, or runs not kept) the CPU of the report's `gan compare`,
+    from its meta.json. A report whose runs came from two machines names both."""
+    found, fallback = set(), False
+    table = report / "table.csv"
+    for row in csv_rows(report) if table.exists() else []:
+        named = {e["cpu"] for e in read_run(root / row["folder"]).environment if e.get("cpu")} \
+            if (root / row["folder"] / "config.json").exists() else set()
+        found |= named
+        fallback |= not named
+    if fallback or not found:
+        found.add(_recorded_cpu(report))
+    return sorted(found)
+
+
+def machine(report: Path, root: Path = RESULTS.parent.parent) -> str:
+    """The CPUs of ``cpus`` as one phrase."""
+    return " and ".join(cpus(report, root))
+
+
 def machines_sentence(reports: list[Path]) -> str:
     """Which reports and sweeps ran on which CPU, for the page's header."""
     by_cpu: dict[str, list[str]] = {}
     for report in reports:
-        by_cpu.setdefault(machine(report), []).append(f"`{report.name}`")
+        for cpu in cpus(report):
+            by_cpu.setdefault(cpu, []).append(f"`{report.name}`")
     for sweep, cpu in SWEEPS.items():
         by_cpu.setdefault(cpu, []).append(f"sweep `{sweep}`")
     named = [f"{cpu}: {', '.join(names)}" for cpu, names in sorted(by_cpu.items()) if cpu != UNRECORDED]
-    return ("Machines (each a 2-core machine of the same kind; the CPU as the report's `gan compare` recorded "
-            "it): " + "; ".join(named) + f"; every other report: {UNRECORDED}.")
+    return ("Machines (each a 2-core machine of the same kind; the CPU as each run recorded it, or where a run "
+            "records none as the report's `gan compare` did; a report whose runs came from two machines is named "
+            "under both): " + "; ".join(named) + f"; every other report: {UNRECORDED}.")
 
 
 def trajectory(run: Path) -> list[dict]:

@@ -43,6 +43,26 @@ def test_machine_is_the_cpu_that_gan_compare_recorded(tmp_path):
     assert machines.machine(tmp_path) == machines.UNRECORDED  # no meta.json at all
 
 
+def test_a_reports_cpus_are_its_runs_own_records_else_its_gan_compare_meta(runs, tmp_path):
+    import shutil
+    a, _, c = runs
+    assert json.loads((a / "environment.json").read_text())[0]["cpu"] == cpu_model()  # gan train records it
+    moved, unrecorded = tmp_path / "moved", tmp_path / "unrecorded"
+    shutil.copytree(c, moved)
+    shutil.copytree(c, unrecorded)
+    env = json.loads((moved / "environment.json").read_text())
+    (moved / "environment.json").write_text(json.dumps([{**e, "cpu": "Other CPU (family 1)"} for e in env]))
+    (unrecorded / "environment.json").unlink()
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "meta.json").write_text(json.dumps({"machine": "Linux-x86_64, 2 cores, Compare CPU"}))
+    (report / "table.csv").write_text(f"method,seed,folder\nsimgd,0,{a}\nsimgd,1,{moved}\n")
+    assert machines.cpus(report, root=Path("/")) == sorted([cpu_model(), "Other CPU (family 1)"])
+    assert machines.machine(report, root=Path("/")) == " and ".join(sorted([cpu_model(), "Other CPU (family 1)"]))
+    (report / "table.csv").write_text(f"method,seed,folder\nsimgd,0,{a}\nsimgd,1,{unrecorded}\n")
+    assert machines.cpus(report, root=Path("/")) == sorted([cpu_model(), "Compare CPU"])
+
+
 def test_same_configuration_and_seed_give_the_same_trajectory_whatever_the_timings(runs):
     a, b, c = runs
     timings = [[json.loads(t)["seconds"] for t in (r / "metrics.jsonl").read_text().splitlines()] for r in (a, b)]
