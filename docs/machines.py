@@ -42,7 +42,7 @@ SPREAD = [("sga", "ring", "ring-machine", SCALAR, "ema", "high_quality", (">=", 
 #: (report, report of the same configurations and seeds on another machine): did the two CPUs compute the same
 #: numbers?
 IDENTICAL = [("ring-second-cpu", "ring-third-cpu"), ("grid-second-cpu", "grid-third-cpu"),
-             ("digits-lr-x4", "digits-third-cpu")]
+             ("digits-lr-x4", "digits-third-cpu"), ("digits-second-cpu", "digits-second-cpu-rerun")]
 
 
 def csv_rows(report: Path) -> list[dict[str, str]]:
