@@ -12,7 +12,7 @@ from machines import RESULTS, csv_rows, sd
 #: the stacked-digits reports
 STACKED = ("stacked-digits", "stacked-digits-mbd", "stacked-digits-pack", "stacked-digits-sn",
            "stacked-digits-probes", "stacked-digits-w64", "stacked-digits-third-cpu",
-           "stacked-digits-solvers")
+           "stacked-digits-solvers", "stacked-digits-five-seeds")
 
 #: (reports, method prefix, metric, comparison, value, the issue's words): the best (report, method, generator)
 #: counts, the generator being the live ``G`` or an average (``ema``, ``uniform``)
