@@ -1,5 +1,5 @@
 """Which machine ran each report, and what changing the machine or its kernels does to a run: the machine tables
-of docs/gan_results.md (imported by make_gan_results.py, never run alone).
+of docs/gan_results.md (imported by make_gan_results.py and targets.py, never run alone).
 
 A run is deterministic on one machine. On another CPU the floating-point kernels may differ and a GAN's
 trajectory amplifies the rounding: either the runs agree to the last digit (`identical_rows`) or they are new

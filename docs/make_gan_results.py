@@ -6,7 +6,7 @@ Each report folder under docs/results/ (written by ``gan compare ... --out docs/
 contributes its table and figures; docs/results/sweeps/*.md (written by ``gan sweep``) are linked
 with their best configurations. Each run's config.json and metrics.jsonl are kept under
 docs/results/runs/ so `gan compare --run docs/results/runs/... --no-figures` recomputes every
-table; the targets below are checked from the tables' CSV files.
+table; the targets (docs/targets.py) are checked from the tables' CSV files.
 """
 
 from __future__ import annotations
