@@ -4,6 +4,7 @@ their configurations differ."""
 
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,7 +45,6 @@ def test_machine_is_the_cpu_that_gan_compare_recorded(tmp_path):
 
 
 def test_a_reports_cpus_are_its_runs_own_records_else_its_gan_compare_meta(runs, tmp_path):
-    import shutil
     a, _, c = runs
     assert json.loads((a / "environment.json").read_text())[0]["cpu"] == cpu_model()  # gan train records it
     moved, unrecorded = tmp_path / "moved", tmp_path / "unrecorded"
