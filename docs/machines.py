@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gan.compare.runs import read_run
 from gan.config import TrainConfig
+from gan.run_state import read_environment
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: reports whose meta.json names no CPU (`gan compare` did not record it yet)
@@ -85,10 +86,8 @@ def cpus(report: Path, root: Path = RESULTS.parent.parent) -> list[str]:
     resume), and for a run that records none (older code, or runs not kept) the CPU of the report's `gan compare`,
     from its meta.json. A report whose runs came from two machines names both."""
     found, fallback = set(), False
-    table = report / "table.csv"
-    for row in csv_rows(report) if table.exists() else []:
-        named = {e["cpu"] for e in read_run(root / row["folder"]).environment if e.get("cpu")} \
-            if (root / row["folder"] / "config.json").exists() else set()
+    for row in csv_rows(report) if (report / "table.csv").exists() else []:
+        named = {e["cpu"] for e in read_environment(root / row["folder"]) if e.get("cpu")}
         found |= named
         fallback |= not named
     if fallback or not found:
