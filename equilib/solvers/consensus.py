@@ -74,6 +74,7 @@ class SGA(Solver):
     name = "sga"
     second_order = True
     defaults = {"lam": 1.0, "align": True, "eps": 0.1}
+    _forward_ad = True  # False once the game's losses turned out to lack a forward-mode derivative
 
     def _check_options(self):
         _nonneg(self, "lam")
@@ -93,10 +94,22 @@ class SGA(Solver):
         f = self.field(args, create_graph=True)
         xi = vec.detach(f.xi)
         jt = f.vjp(xi)
-        jv = f.jvp(xi) if f.zero_sum else f.jvp_forward(xi)  # the cheaper path for one product (measured)
+        jv = self._jv(f, xi)
         at = vec.scale(vec.add(jt, jv, alpha=-1.0), 0.5)
         lam = self.aligned_lam(vec.dot(xi, jt), vec.dot(at, jt)) if self.options["align"] else self.options["lam"]
         return f.losses, vec.add(xi, at, alpha=lam)
+
+    def _jv(self, f, xi):
+        """J xi by the cheaper path for one product (measured, docs/performance.md): one backward pass
+        in a two-player zero-sum game, else forward over reverse; double backward where an op of the
+        losses has no forward-mode derivative (spectral norm's F.normalize), remembered after the first try."""
+        if f.zero_sum or not self._forward_ad:
+            return f.jvp(xi)
+        try:
+            return f.jvp_forward(xi)
+        except NotImplementedError:  # raised by the op before any state changes (module buffers are copies)
+            self._forward_ad = False
+            return f.jvp(xi)
 
     def direction_map(self, P):
         """L = J + lam' A^T J, A^T = (J^T - J)/2, lam' aligned as the solver does at this point (held fixed)."""

@@ -288,3 +288,45 @@ def test_every_loss_with_consensus(loss):
     losses = solver.step(RING.sample(16, torch.Generator().manual_seed(0)))
     assert all(torch.isfinite(v) for v in losses.values())
     assert any(not torch.equal(a, b) for a, b in zip(before, game.parameters()))
+
+
+def test_sga_through_spectral_norm_matches_a_dense_jacobian():
+    """SGA (Balduzzi et al. 2018) on a general-sum GAN (hinge loss) whose D has spectral norm in
+    train mode: the power iteration's F.normalize has no forward-mode derivative, so J xi is taken
+    by double backward. One SGD step equals theta - lr (xi + lam' A^T xi), A = (J - J^T) / 2, lam'
+    aligned, with J from torch.autograd.functional.jacobian of an xi written here from
+    functional_call and gan.losses.hinge (the same power iterations: D sees the real batch first)."""
+    torch.manual_seed(0)
+    G, D = gan.build_models("mlp", RING.shape, 4, hidden=6, depth=1, spectral_norm=True)
+    G, D = G.double(), D.double()
+    game = gan.GANGame(G, D, loss="hinge")
+    real = RING.sample(16, torch.Generator().manual_seed(0)).double()
+    z = torch.randn(16, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    g_names, d_names = [n for n, _ in G.named_parameters()], [n for n, _ in D.named_parameters()]
+    shapes = [p.shape for p in G.parameters()] + [p.shape for p in D.parameters()]
+    theta = torch.cat([p.detach().reshape(-1) for p in [*G.parameters(), *D.parameters()]])
+    buffers = {k: b.clone() for k, b in D.named_buffers()}
+
+    def xi(flat):
+        parts = [t.reshape(s) for t, s in zip(flat.split([s.numel() for s in shapes]), shapes)]
+        gp, dp = dict(zip(g_names, parts[:len(g_names)])), dict(zip(d_names, parts[len(g_names):]))
+        state = {**dp, **{k: b.clone() for k, b in buffers.items()}}  # one state: u moves between calls
+        fake = torch.func.functional_call(G, gp, (z,))
+        d_real = torch.func.functional_call(D, state, (real,))
+        lg, ld = L.hinge(d_real, torch.func.functional_call(D, state, (fake,)))
+        grads = torch.autograd.grad(lg, list(gp.values()), create_graph=True) \
+            + torch.autograd.grad(ld, list(dp.values()), create_graph=True)
+        return torch.cat([g.reshape(-1) for g in grads])
+
+    x = xi(theta.clone().requires_grad_(True)).detach()
+    M = torch.autograd.functional.jacobian(xi, theta)
+    A = (M - M.T) / 2
+    jt = M.T @ x
+    lam = 0.7 * torch.sign((x @ jt) * ((A.T @ x) @ jt) / len(theta) + 0.1)
+    want = theta - 0.05 * (x + lam * A.T @ x)
+    assert (A.T @ x).norm() > 0.1 * x.norm()  # the adjustment matters at this point
+
+    solver = eq.make_solver("sga", game, lr=0.05, lam=0.7)
+    solver.step(real, z)
+    got = torch.cat([p.detach().reshape(-1) for p in [*G.parameters(), *D.parameters()]])
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
