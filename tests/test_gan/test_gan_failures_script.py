@@ -1,5 +1,6 @@
-"""docs/make_gan_failures.py: the page names every figure it drew, its numbers are the runs' own, and the
-frozen-step update maps give the closed-form spectral radii on a bilinear game."""
+"""docs/make_gan_failures.py (with gan_failures_runs.py and gan_failures_figures.py): the page names every
+figure it drew, its numbers are the runs' own, and the frozen-step update maps give the closed-form spectral
+radii on a bilinear game."""
 
 import importlib.util
 import json
@@ -19,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "docs" / "make_gan_failures.py"
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("make_gan_failures", SCRIPT)
+def _module(name="gan_failures_runs"):
+    """A docs module loaded by path (the runs and analysis live in docs/gan_failures_runs.py)."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPT.parent / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
