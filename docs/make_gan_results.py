@@ -18,7 +18,8 @@ from pathlib import Path
 
 from gan.sweep import score_heading
 from machines import csv_rows, identical_rows, machine, machines_sentence, paired, sd, spread_rows
-from targets import baseline_rows, best_of_rows, per_solver_rows, stacked_rows, target_rows
+from targets import (STACKED_COST, STACKED_STEPS, baseline_rows, best_of_rows, per_solver_rows, stacked_rows,
+                     target_rows)
 
 DOCS = Path(__file__).resolve().parent
 RESULTS = DOCS / "results"
@@ -104,7 +105,10 @@ def main() -> None:
            *baseline_rows(), "",
            "Stacked digits, every solver with its recipe (stacked_digits.md's, found by hand runs of simgd; "
            "gan/recipes.json adds only solver options, not swept, for consensus, sga and unrolled and the SGD base "
-           "of acgd), the EMA generator, the report holding the most runs of each:", "", *stacked_rows(), ""]
+           "of acgd), the EMA generator, the report holding the most runs of each; s/step and backward passes per "
+           "step are the runs' means (two runs sharing the 2 cores, so upper bounds), hours per run those seconds "
+           f"times the recipe's {STACKED_STEPS:,} steps; for a solver that has not run the recipe they come from "
+           f"the few-step runs of report {STACKED_COST}:", "", *stacked_rows(), ""]
     for report in reports:
         meta = json.loads((report / "meta.json").read_text()) if (report / "meta.json").exists() else {}
         note = f"Note: {meta['note']}" if meta.get("note") else ""

@@ -196,14 +196,26 @@ def baseline_rows() -> list[str]:
 #: the name a report gave a solver's rows where that is not the solver's own (report stacked-digits-w64 also held
 #: the nonsaturating loss, so it named its recipe rows by their loss)
 STACKED_RECIPE = ("stacked-digits-five-seeds", "stacked-digits-w64", "stacked-digits-solvers",
-                  "stacked-digits-third-cpu")
+                  "stacked-digits-third-cpu", "stacked-digits-more-solvers")
 STACKED_NAMES = {"simgd (loss=hinge)": "simgd"}
+#: the report of a few steps of every solver with the recipe: the cost of the solvers that have not run it
+STACKED_COST = "stacked-digits-cost"
+STACKED_STEPS = 50_000  # the recipe's steps
+
+
+def _cost(lines: list[dict[str, str]]) -> list[str]:
+    """s/step, backward passes per step and hours per recipe run, means over ``lines``."""
+    per_step = statistics.fmean(float(r["seconds_per_step"]) for r in lines)
+    backward = statistics.fmean(float(r["backward_per_step"]) for r in lines)
+    return [f"{per_step:.3g}", f"{backward:.3g}", f"{per_step * STACKED_STEPS / 3600:.2g}"]
 
 
 def stacked_rows() -> list[str]:
     """Every solver of ``equilib.SOLVERS`` with stacked digits' recipe: the report holding the most runs of it,
-    the EMA generator's modes, KL and Frechet distance over them (mean ± std), and the stacked target (at least
-    990 modes and KL at most 0.1) on the mean over five seeds; "not run" where no report holds the solver."""
+    the EMA generator's modes, KL and Frechet distance over them (mean ± std), the cost (s/step, backward passes
+    per step, hours per 50,000-step run), and the stacked target (at least 990 modes and KL at most 0.1) on the
+    mean over five seeds; "not run" where no report holds the solver, with the cost measured by the few-step runs
+    of report ``STACKED_COST`` where it has the solver."""
     found: dict[str, tuple[str, list[dict[str, str]]]] = {}  # solver -> (report, its rows)
     for name in (n for n in STACKED_RECIPE if (RESULTS / n / "table.csv").exists()):
         by_solver: dict[str, list[dict[str, str]]] = {}
@@ -212,11 +224,17 @@ def stacked_rows() -> list[str]:
         for solver, lines in by_solver.items():
             if solver in eq.SOLVERS and len(lines) > len(found.get(solver, ("", []))[1]):
                 found[solver] = (name, lines)
-    rows = ["| solver | seeds | ema modes | ema KL | ema Frechet | >= 990 modes and KL <= 0.1, 5 seeds | report |",
-            "|---|---|---|---|---|---|---|"]
+    probe: dict[str, list[dict[str, str]]] = {}
+    if (RESULTS / STACKED_COST / "table.csv").exists():
+        for line in csv_rows(RESULTS / STACKED_COST):
+            probe.setdefault(line["method"], []).append(line)
+    rows = ["| solver | seeds | ema modes | ema KL | ema Frechet | s/step | backward/step | hours per run "
+            "| >= 990 modes and KL <= 0.1, 5 seeds | report |", "|---|---|---|---|---|---|---|---|---|---|"]
     for solver in sorted(eq.SOLVERS):
         if solver not in found:
-            rows.append(f"| {solver} | not run | | | | | |")
+            cost, name = (_cost(probe[solver]), STACKED_COST) if solver in probe else (["", "", ""], "")
+            rows.append("|" + "|".join(f" {c} " if c else " " for c in [solver, "not run", "", "", "", *cost, "",
+                                                                           name]) + "|")
             continue
         name, lines = found[solver]
         means, cells = [], []
@@ -229,5 +247,5 @@ def stacked_rows() -> list[str]:
         else:
             met = "**yes**" if means[0] >= STACKED_MODES and means[1] <= STACKED_KL else "no"
         seeds = ",".join(sorted((r["seed"] for r in lines), key=int))
-        rows.append(f"| {solver} | {seeds} | {' | '.join(cells)} | {met} | {name} |")
+        rows.append(f"| {solver} | {seeds} | {' | '.join(cells + _cost(lines))} | {met} | {name} |")
     return rows
