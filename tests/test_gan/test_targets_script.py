@@ -16,7 +16,8 @@ def _report(results: Path, name: str, rows: list[tuple[str, int, float, float, f
             backward: float = 2.0) -> None:
     (results / name).mkdir(parents=True)
     lines = ["method,seed,folder,ema.modes,ema.kl,ema.frechet,seconds_per_step,backward_per_step"]
-    lines += [f"{m},{s},runs/{name}-{s},{modes},{kl},{fr},{seconds + 0.001 * s},{backward}" for m, s, modes, kl, fr in rows]
+    lines += [f"{m},{s},runs/{name}-{s},{modes},{kl},{fr},{seconds + 0.001 * s},{backward}"
+              for m, s, modes, kl, fr in rows]
     (results / name / "table.csv").write_text("\n".join(lines) + "\n")
 
 
