@@ -75,14 +75,16 @@ def _kept(report: Path) -> str:
             "as written and cannot be recomputed from files here.")
 
 
-def _folded(command: str) -> str:
-    """The command with its run of ``--run FOLDER`` arguments shown as one glob when they share a folder,
-    and its ``--note`` (shown apart) elided."""
+def folded(command: str, root: Path = DOCS.parent) -> str:
+    """The command with its run folders (``--run A --run B`` or ``--run A B``) shown as one glob when they are
+    every folder of one folder under ``root``, and its ``--note`` (shown apart) elided."""
     head, _, tail = command.partition(" --note ")
-    runs = re.findall(r" --run (\S+)", head)
-    parents = {str(Path(r).parent) for r in runs}
-    if len(runs) > 1 and len(parents) == 1:
-        head = re.sub(r"( --run \S+)+", f" --run {parents.pop()}/*", head, count=1)
+    span = re.search(r"( --run( (?!--)\S+)+)+", head)
+    runs = {t for t in span.group(0).split() if t != "--run"} if span else set()
+    parent = Path(next(iter(runs))).parent if runs else None
+    if len(runs) > 1 and (root / parent).is_dir() \
+            and runs == {str(parent / d.name) for d in (root / parent).iterdir() if d.is_dir()}:
+        head = head[:span.start()] + f" --run {parent}/*" + head[span.end():]
     if tail:
         head += " --note ..." + (" --out " + tail.rsplit(" --out ", 1)[1] if " --out " in tail else "")
     return head
@@ -112,7 +114,7 @@ def main() -> None:
     for report in reports:
         meta = json.loads((report / "meta.json").read_text()) if (report / "meta.json").exists() else {}
         note = f"Note: {meta['note']}" if meta.get("note") else ""
-        out += [f"## {report.name}", "", f"Command: `{_folded(meta.get('command', '?'))}` ({meta.get('date', '?')}, "
+        out += [f"## {report.name}", "", f"Command: `{folded(meta.get('command', '?'))}` ({meta.get('date', '?')}, "
                 f"torch {meta.get('torch', '?')}, {machine(report)}). Full report with figures: [{report.name}/report.md]"
                 f"(results/{report.name}/report.md). {_kept(report)}", "", *([note, ""] if note else []),
                 (report / "table.md").read_text().strip(), ""]
